@@ -1,0 +1,40 @@
+"""Import NNabla quietly: its logger announces itself at INFO on import and on every save.
+
+Everything in nnsurgeon imports NNabla through :func:`nnabla_quiet` so that the CLI stays quiet unless ``-v``.
+"""
+import logging
+
+_VERBOSE = False
+
+
+def set_verbose(verbose: bool) -> None:
+    """Let NNabla's INFO messages through (``-v``) or keep them at WARNING (default)."""
+    global _VERBOSE
+    _VERBOSE = verbose
+    _apply_level()
+
+
+def _apply_level() -> None:
+    level = logging.INFO if _VERBOSE else logging.WARNING
+    logging.getLogger("nnabla").setLevel(level)
+    try:
+        from nnabla.logger import logger
+    except ImportError:  # pragma: no cover - nnabla missing is reported by the caller
+        return
+    logger.setLevel(level)
+    for handler in logger.handlers:
+        handler.setLevel(level)
+
+
+def nnabla_quiet():
+    """Return the ``nnabla`` module, imported with its start-up INFO lines suppressed unless verbose."""
+    import sys
+
+    if "nnabla" not in sys.modules and not _VERBOSE:
+        # NNabla's logger is a plain ``logging`` logger named "nnabla"; its level set first silences the
+        # "Initializing CPU extension..." line printed during import.
+        logging.getLogger("nnabla").setLevel(logging.WARNING)
+    import nnabla
+
+    _apply_level()
+    return nnabla

@@ -1,0 +1,82 @@
+"""The command line: click only. Parses, calls the library, renders; the error boundary lives here.
+
+Exit codes: 0 success, 1 a check failed (compare thresholds, expectations), 2 bad input or usage.
+"""
+import sys
+
+import click
+
+from .. import __version__
+from ..errors import NnsurgeonError
+
+COMMANDS = {  # name -> (module, function): loaded on use, so --help never imports NNabla
+    "list-layers": ("nnsurgeon.cli.inspect_cmds", "list_layers"),
+    "info": ("nnsurgeon.cli.inspect_cmds", "info"),
+    "models": ("nnsurgeon.cli.inspect_cmds", "models"),
+    "example": ("nnsurgeon.cli.inspect_cmds", "example"),
+    "convert": ("nnsurgeon.cli.edit_cmds", "convert"),
+    "quantize": ("nnsurgeon.cli.edit_cmds", "quantize"),
+    "compare": ("nnsurgeon.cli.compare_cmd", "compare"),
+}
+
+
+class Group(click.Group):
+    """Loads commands lazily and turns library errors into one ``Error:`` line and an exit code."""
+
+    def list_commands(self, ctx):
+        return list(COMMANDS)
+
+    def get_command(self, ctx, name):
+        if name not in COMMANDS:
+            return None
+        import importlib
+
+        module, attr = COMMANDS[name]
+        return getattr(importlib.import_module(module), attr)
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except NnsurgeonError as e:
+            click.echo(f"Error: {e}", err=True)
+            ctx.exit(e.exit_code)
+        except KeyboardInterrupt:
+            click.echo("Error: interrupted; nothing was written", err=True)
+            ctx.exit(130)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except MemoryError:
+            click.echo("Error: out of memory; use a smaller --batch-size", err=True)
+            ctx.exit(2)
+        except Exception as e:  # our bug: one line, traceback only with -v
+            if ctx.obj and ctx.obj.get("verbose"):
+                raise
+            click.echo(f"Error: internal error ({type(e).__name__}: {e}); rerun with -v for the traceback "
+                       "and report it", err=True)
+            ctx.exit(3)
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, "--version", prog_name="nnsurgeon")
+@click.option("-v", "--verbose", is_flag=True, help="Show NNabla's log messages and tracebacks.")
+@click.pass_context
+def cli(ctx, verbose):
+    """Graph surgery for NNabla .nnp models.
+
+    MODEL is a path to an .nnp file or a pretrained name such as nnabla.models:imagenet/MobileNet
+    (see 'nnsurgeon models').
+    """
+    ctx.obj = {"verbose": verbose}
+    if verbose:
+        from .._nnabla import set_verbose
+
+        set_verbose(True)
+
+
+def main(argv=None):
+    """Console entry point."""
+    cli.main(args=argv, prog_name="nnsurgeon")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

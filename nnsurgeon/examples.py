@@ -1,0 +1,188 @@
+"""Small example models, built with NNabla and saved with NNabla's own writer (``nnabla.utils.save``).
+
+They cover the topologies graph surgery must survive: a chain, a residual block (one output feeding two
+consumers), a multi-output function, several networks with executors/optimizer/monitor/dataset, and types
+from no list. ``nnsurgeon example NAME -o FILE`` writes one; the tests and benchmarks use them too.
+"""
+import io
+import os
+import tempfile
+import zipfile
+from collections import OrderedDict
+from typing import Callable, Dict
+
+import numpy as np
+
+from ._nnabla import nnabla_quiet
+
+
+def _randomize(scope: "OrderedDict", seed: int) -> None:
+    """Give every parameter seeded random values (positive for variances) so outputs are non-trivial."""
+    rng = np.random.RandomState(seed)
+
+    def walk(d, prefix=""):
+        for k, v in d.items():
+            if isinstance(v, dict):
+                walk(v, prefix + k + "/")
+            else:
+                data = rng.randn(*v.shape).astype(np.float32) * 0.5
+                if k.endswith("var"):
+                    data = np.abs(data) + 0.5
+                v.d = data
+
+    walk(scope)
+
+
+def _chain(F, PF, nn, batch):
+    x = nn.Variable((batch, 1, 8, 8))
+    h = F.relu(PF.convolution(x, 4, (3, 3), pad=(1, 1), name="conv1"))
+    h = F.relu(PF.convolution(h, 4, (3, 3), pad=(1, 1), name="conv2"))
+    y = PF.affine(h, 10, name="fc")
+    return {"x": x}, {"y": y}
+
+
+def _residual(F, PF, nn, batch):
+    x = nn.Variable((batch, 1, 8, 8))
+    h = F.relu(PF.convolution(x, 4, (3, 3), pad=(1, 1), name="stem"))  # feeds conv_a and the skip
+    r = F.relu(PF.convolution(h, 4, (3, 3), pad=(1, 1), name="conv_a"))
+    r = PF.convolution(r, 4, (3, 3), pad=(1, 1), name="conv_b")
+    h = F.relu(F.add2(h, r))
+    h = F.relu(PF.affine(h, 16, name="fc1"))
+    y = PF.affine(h, 10, name="fc2")
+    return {"x": x}, {"y": y}
+
+
+def _multi_output(F, PF, nn, batch):
+    x = nn.Variable((batch, 6))
+    h = PF.affine(x, 8, name="fc")
+    a, b = F.split(F.reshape(h, (batch, 2, 4)), axis=1)  # one function, two outputs
+    ya = F.relu(a)
+    yb = F.sigmoid(b)
+    return {"x": x}, {"ya": ya, "yb": yb}
+
+
+def _zoo(F, PF, nn, batch):
+    """Types from no list: depthwise conv, batch norm, concatenate, add2, reshape, softmax."""
+    x = nn.Variable((batch, 3, 8, 8))
+    h = PF.convolution(x, 4, (3, 3), pad=(1, 1), name="conv")
+    h = PF.batch_normalization(h, batch_stat=False, name="bn")
+    h = F.relu(h)
+    d = PF.depthwise_convolution(h, (3, 3), pad=(1, 1), name="dw")
+    c = F.concatenate(h, d, axis=1)
+    s = F.add2(c, F.concatenate(d, h, axis=1))
+    s = F.reshape(s, (batch, 8 * 8 * 8))
+    y = F.softmax(PF.affine(s, 10, name="fc"))
+    return {"x": x}, {"y": y}
+
+
+ARCHITECTURES: Dict[str, Callable] = {"chain": _chain, "residual": _residual,
+                                      "multi-output": _multi_output, "zoo": _zoo}
+
+
+def build_example(name: str, path: str, batch: int = 2, seed: int = 0, layout: str = "nntxt+h5") -> str:
+    """Write example ``name`` (one of :data:`EXAMPLES`) to ``path`` as a one-network .nnp with an executor.
+
+    ``layout``: ``nntxt+h5`` (NNabla's default), ``protobuf+protobuf`` (binary network and parameters in two
+    members) or ``protobuf`` (network and parameters in one binary member).
+    """
+    if name == "multi-network":
+        return _multi_network(path, batch, seed)
+    nn = nnabla_quiet()
+    import nnabla.functions as F
+    import nnabla.parametric_functions as PF
+
+    scope = OrderedDict()
+    with nn.parameter_scope("", scope):
+        inputs, outputs = ARCHITECTURES[name](F, PF, nn, batch)
+        _randomize(scope, seed)
+        names = dict(inputs)
+        names.update(outputs)
+        contents = {
+            "networks": [{"name": "Runtime", "batch_size": batch, "outputs": outputs, "names": names}],
+            "executors": [{"name": "runtime", "network": "Runtime", "data": list(inputs),
+                           "output": list(outputs)}],
+        }
+        _save(contents, path, layout)
+    return path
+
+
+def _save(contents, path, layout):
+    from nnabla.utils.save import save
+
+    nn = nnabla_quiet()
+    if layout == "nntxt+h5":
+        save(path, contents)
+        return
+    version = b"0.1\n"
+    with tempfile.TemporaryDirectory() as tmp:
+        if layout == "protobuf":
+            net = os.path.join(tmp, "network.protobuf")
+            save(net, contents, include_params=True)
+            members = {"nnp_version.txt": version, "network.protobuf": open(net, "rb").read()}
+        elif layout == "protobuf+protobuf":
+            net = os.path.join(tmp, "network.protobuf")
+            save(net, contents, include_params=False)
+            params = io.BytesIO()
+            nn.parameter.save_parameters(params, extension=".protobuf")
+            members = {"nnp_version.txt": version, "network.protobuf": open(net, "rb").read(),
+                       "parameter.protobuf": params.getvalue()}
+        else:
+            raise ValueError(f"unknown layout {layout}")
+    with zipfile.ZipFile(path, "w") as zf:
+        for member, data in members.items():
+            zf.writestr(member, data)
+
+
+def _multi_network(path, batch, seed):
+    """Training, Validation and Runtime networks sharing parameters; two executors, an optimizer, a monitor,
+    a dataset and a training config: the shape of a Neural Network Console project."""
+    nn = nnabla_quiet()
+    import nnabla.functions as F
+    import nnabla.parametric_functions as PF
+    import nnabla.solvers as S
+
+    scope = OrderedDict()
+    with nn.parameter_scope("", scope):
+        def body(x):
+            h = F.relu(PF.affine(x, 8, name="fc1"))
+            return PF.affine(h, 3, name="fc2")
+
+        x = nn.Variable((batch, 4))
+        t = nn.Variable((batch, 1))
+        loss_t = F.mean(F.softmax_cross_entropy(body(x), t))
+        xv = nn.Variable((batch, 4))
+        tv = nn.Variable((batch, 1))
+        loss_v = F.mean(F.softmax_cross_entropy(body(xv), tv))
+        xr = nn.Variable((batch, 4))
+        y = F.softmax(body(xr))
+        _randomize(scope, seed)
+        solver = S.Sgd(0.01)
+        solver.set_parameters(nn.get_parameters())
+        contents = {
+            "training_config": {"max_epoch": 1, "iter_per_epoch": 10, "save_best": True},
+            "networks": [
+                {"name": "Training", "batch_size": batch, "outputs": {"loss": loss_t},
+                 "names": {"x": x, "t": t}},
+                {"name": "Validation", "batch_size": batch, "outputs": {"loss": loss_v},
+                 "names": {"x": xv, "t": tv}},
+                {"name": "Runtime", "batch_size": batch, "outputs": {"y": y}, "names": {"x": xr}},
+            ],
+            "datasets": [{"name": "train_data", "uri": "train.csv", "cache_dir": "cache",
+                          "variables": {"x": x, "t": t}, "shuffle": True, "batch_size": batch,
+                          "no_image_normalization": True}],
+            "optimizers": [{"name": "optimizer", "solver": solver, "network": "Training",
+                            "dataset": "train_data", "weight_decay": 0, "lr_decay": 1,
+                            "lr_decay_interval": 1, "update_interval": 1}],
+            "monitors": [{"name": "valid_error", "network": "Validation", "dataset": "train_data"}],
+            "executors": [
+                {"name": "runtime", "network": "Runtime", "data": ["x"], "output": ["y"]},
+                {"name": "validation", "network": "Validation", "data": ["x", "t"], "output": ["loss"]},
+            ],
+        }
+        from nnabla.utils.save import save
+
+        save(path, contents)
+    return path
+
+
+EXAMPLES = sorted(list(ARCHITECTURES) + ["multi-network"])

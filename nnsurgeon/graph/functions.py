@@ -1,0 +1,107 @@
+"""NNabla's function registry, used generically: known type names, a function's arguments from its proto,
+and a new function proto from a type name and arguments. No per-type table, no eval: the conversion goes
+through NNabla's own generated converters (``nnabla.utils.load_function`` / ``save_function``) and the type
+list through ``nnabla.utils.converter.utils.get_function_info`` (NNabla's functions.yaml, shipped offline).
+"""
+import difflib
+from functools import lru_cache
+from typing import Dict, List, Optional, Sequence
+
+from .._nnabla import nnabla_quiet
+from ..errors import SelectionError
+
+
+@lru_cache(maxsize=1)
+def function_info() -> Dict[str, dict]:
+    """NNabla's description of every function type: inputs, arguments (with defaults), outputs."""
+    nnabla_quiet()
+    from nnabla.utils.converter.utils import get_function_info
+
+    return dict(get_function_info())
+
+
+def known_types() -> List[str]:
+    return list(function_info())
+
+
+def check_type(name: str, available: Optional[Sequence[str]] = None) -> str:
+    """Return ``name`` if NNabla knows a function of that type; else raise with the closest known spelling."""
+    types = function_info()
+    if name in types:
+        return name
+    lowered = {t.lower(): t for t in types}
+    if name.lower() in lowered:
+        close = [lowered[name.lower()]]
+    else:
+        close = [lowered[c] for c in difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)]
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    extra = f" Types in this model: {', '.join(sorted(available))}." if available else ""
+    raise SelectionError(f"unknown function type '{name}'{hint}{extra}")
+
+
+def function_args(proto_function) -> dict:
+    """The arguments of a ``nnabla_pb2.Function`` as NNabla's function object sees them (``info.args``)."""
+    nn = nnabla_quiet()
+    from nnabla.utils.load_function import _create_function_instance
+
+    return dict(_create_function_instance(nn.get_current_context(), proto_function).arguments)
+
+
+def default_args(type_name: str) -> dict:
+    """Arguments of ``type_name`` at their defaults, as a function proto of that type holds them."""
+    from nnabla.utils import nnabla_pb2
+
+    proto = nnabla_pb2.Function(type=type_name)
+    info = function_info()[type_name]
+    snake = info["snake_name"] + "_param"
+    if info.get("arguments") and snake in nnabla_pb2.Function.DESCRIPTOR.fields_by_name:
+        getattr(proto, snake).SetInParent()
+    args = function_args(proto)
+    for key, spec in (info.get("arguments") or {}).items():
+        default = spec.get("default")
+        if key in args and default is not None and args[key] in (0, 0.0, False, "", [], ()):
+            args[key] = _parse_default(spec.get("type"), default, args[key])
+    return args
+
+
+def _parse_default(kind, text, current):
+    """functions.yaml writes defaults as Python-ish literals; read the plain ones (numbers, bools, strings)."""
+    try:
+        if kind == "bool":
+            return text == "True"
+        if kind == "float":
+            return float(text)
+        if kind in ("int64", "int"):
+            return int(text)
+        if kind == "string":
+            return text.strip("'\"")
+    except ValueError:
+        pass
+    return current
+
+
+def make_function(name: str, type_name: str, inputs: Sequence[str], outputs: Sequence[str],
+                  args: Optional[dict] = None):
+    """A new ``nnabla_pb2.Function`` of ``type_name``; ``args`` override the type's defaults.
+
+    Example::
+
+        f = make_function("q", "MinMaxQuantize", ["x", "qr_min", "qr_max", "ql_min", "ql_max"], ["y"],
+                          {"x_min_max": False, "ema": True})
+    """
+    nnabla_quiet()
+    from nnabla.utils import nnabla_pb2
+    from nnabla.utils.save_function import _create_function_nntxt
+
+    check_type(type_name)
+    full = default_args(type_name)
+    unknown = set(args or {}) - set(full)
+    if unknown:
+        raise SelectionError(
+            f"function type '{type_name}' has no argument(s) {', '.join(sorted(unknown))}; "
+            f"it takes: {', '.join(full) or 'none'}")
+    full.update(args or {})
+    proto = nnabla_pb2.Function()
+    _create_function_nntxt(proto, name, {"type": type_name, "inputs": list(inputs),
+                                         "outputs": list(outputs), "args": full})
+    return proto

@@ -1,0 +1,85 @@
+"""The in-memory form of an .nnp file: everything in it, kept as NNabla's own protobuf messages and arrays.
+
+An ``NnpModel`` holds the file's definition (networks, executors, optimizers, monitors, datasets, training and
+global config) as one ``nnabla_pb2.NNablaProtoBuf`` with its ``parameter`` field emptied, the parameters as
+numpy arrays in file order, the zip layout (which member held what, in which format) and every other member
+byte for byte. Saving writes the same layout back, so a load/save round trip loses nothing.
+"""
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional
+
+import numpy as np
+
+DEFINITION_FORMATS = {".nntxt": "nntxt", ".prototxt": "nntxt", ".protobuf": "protobuf"}
+PARAMETER_FORMATS = {".h5": "h5", ".protobuf": "protobuf", ".nntxt": "nntxt", ".prototxt": "nntxt"}
+
+
+@dataclass
+class Parameter:
+    """One parameter: its values (dtype and bits as stored) and whether it is trainable."""
+
+    data: np.ndarray
+    need_grad: bool = True
+
+
+@dataclass
+class Layout:
+    """Where things live inside the zip: member names in order, and which held the definition/parameters."""
+
+    members: List[str] = field(default_factory=list)
+    definition: Optional[str] = None
+    parameters: Optional[str] = None
+    version_member: Optional[str] = "nnp_version.txt"
+    sizes: Dict[str, int] = field(default_factory=dict)  # member name -> uncompressed bytes, as read
+
+
+@dataclass
+class NnpModel:
+    """A loaded .nnp: definition proto, parameters, layout, untouched extra members and where it came from."""
+
+    proto: object  # nnabla_pb2.NNablaProtoBuf, parameter field empty
+    parameters: "OrderedDict[str, Parameter]"
+    layout: Layout
+    extras: Dict[str, bytes] = field(default_factory=dict)
+    version: str = ""
+    source: str = ""
+
+    @property
+    def network_names(self) -> List[str]:
+        return [n.name for n in self.proto.network]
+
+    def network(self, name: Optional[str] = None):
+        """The ``nnabla_pb2.Network`` called ``name`` (the only one when ``name`` is None and there is one)."""
+        from ..errors import SelectionError
+
+        names = self.network_names
+        if name is None:
+            if len(names) == 1:
+                return self.proto.network[0]
+            raise SelectionError(
+                f"{self.source}: holds {len(names)} networks ({', '.join(names)}); choose one with --network"
+            )
+        for n in self.proto.network:
+            if n.name == name:
+                return n
+        raise SelectionError(
+            f"{self.source}: no network named '{name}'; it has: {', '.join(names) or 'none'}"
+        )
+
+    def parameter_count(self) -> int:
+        return int(sum(p.data.size for p in self.parameters.values()))
+
+    def parameter_bytes(self) -> int:
+        return int(sum(p.data.nbytes for p in self.parameters.values()))
+
+    def copy(self) -> "NnpModel":
+        """A deep copy of the definition and the parameter dict (arrays shared until replaced)."""
+        from nnabla.utils import nnabla_pb2
+
+        proto = nnabla_pb2.NNablaProtoBuf()
+        proto.CopyFrom(self.proto)
+        params = OrderedDict((k, Parameter(v.data, v.need_grad)) for k, v in self.parameters.items())
+        layout = Layout(list(self.layout.members), self.layout.definition, self.layout.parameters,
+                        self.layout.version_member, dict(self.layout.sizes))
+        return NnpModel(proto, params, layout, dict(self.extras), self.version, self.source)

@@ -1,0 +1,123 @@
+"""Read an .nnp (a zip) in any layout NNabla or Neural Network Console writes.
+
+Definition members: ``.nntxt``/``.prototxt`` (text protobuf) or ``.protobuf`` (binary); parameters in ``.h5``,
+``.protobuf`` or inside the text definition; ``nnp_version.txt``; anything else (optimizer states, ...) is kept
+byte for byte. Parsing uses NNabla's ``nnabla_pb2`` and ``nnabla.parameter.load_parameters``.
+"""
+import io
+import os
+import zipfile
+import zlib
+from collections import OrderedDict
+
+import numpy as np
+
+from .._nnabla import nnabla_quiet
+from ..errors import ModelError
+from .nnp import DEFINITION_FORMATS, Layout, NnpModel, Parameter
+
+_DEFINITION_FIELDS = ("network", "executor", "optimizer", "monitor", "dataset")
+
+
+def read_nnp(path: str) -> NnpModel:
+    """Read the .nnp at ``path`` into an :class:`NnpModel`; raise :class:`ModelError` with a fix for bad files.
+
+    Example::
+
+        model = read_nnp("model.nnp")
+        print(model.network_names)
+    """
+    _check_file(path)
+    try:
+        with zipfile.ZipFile(path) as zf:
+            members = [(info.filename, zf.read(info)) for info in zf.infolist() if not info.is_dir()]
+    except zipfile.BadZipFile as e:
+        raise ModelError(f"{path}: not a valid .nnp (zip) file ({e}); re-export the model or check the download") from None
+    except (zlib.error, EOFError, OSError) as e:
+        raise ModelError(f"{path}: the zip is damaged or truncated ({e}); re-export the model or download it again") from None
+    return _parse_members(path, members)
+
+
+def _check_file(path: str) -> None:
+    if not os.path.exists(path):
+        raise ModelError(f"{path}: no such file; check the path, or use 'nnsurgeon models' for pretrained names")
+    if os.path.isdir(path):
+        raise ModelError(f"{path}: is a folder, not an .nnp file; give the path of the .nnp file")
+    if os.path.getsize(path) == 0:
+        raise ModelError(f"{path}: the file is empty; re-export the model or download it again")
+
+
+def _parse_members(path, members) -> NnpModel:
+    nnabla_quiet()
+    from nnabla.utils import nnabla_pb2
+
+    combined = nnabla_pb2.NNablaProtoBuf()
+    params: "OrderedDict[str, Parameter]" = OrderedDict()
+    layout = Layout(members=[name for name, _ in members], version_member=None,
+                    sizes={name: len(data) for name, data in members})
+    extras = {}
+    version = ""
+    for name, data in members:
+        ext = os.path.splitext(name)[1].lower()
+        if os.path.basename(name) == "nnp_version.txt":
+            layout.version_member = name
+            version = data.decode("utf-8", "replace")
+        elif ext in DEFINITION_FORMATS:
+            message = _parse_proto(path, name, data, ext)
+            if any(len(getattr(message, f)) for f in _DEFINITION_FIELDS) or message.HasField("training_config") \
+                    or message.HasField("global_config"):
+                layout.definition = layout.definition or name
+            if len(message.parameter):
+                layout.parameters = layout.parameters or name
+                for p in message.parameter:
+                    params[p.variable_name] = Parameter(
+                        np.array(p.data, dtype=np.float32).reshape(tuple(p.shape.dim)), bool(p.need_grad))
+                message.ClearField("parameter")
+            combined.MergeFrom(message)
+        elif ext == ".h5":
+            layout.parameters = layout.parameters or name
+            params.update(_read_h5_parameters(path, name, data))
+        else:
+            extras[name] = data
+    if layout.definition is None:
+        raise ModelError(
+            f"{path}: no network definition inside (no .nntxt, .prototxt or .protobuf member with a network); "
+            "is this an .nnp exported by NNabla or Neural Network Console?")
+    return NnpModel(combined, params, layout, extras, version, source=path)
+
+
+def _parse_proto(path, name, data, ext):
+    from google.protobuf import text_format
+    from google.protobuf.message import DecodeError
+    from nnabla.utils import nnabla_pb2
+
+    message = nnabla_pb2.NNablaProtoBuf()
+    try:
+        if DEFINITION_FORMATS[ext] == "nntxt":
+            text_format.Merge(data.decode("utf-8"), message)
+        else:
+            message.ParseFromString(data)
+    except (text_format.ParseError, DecodeError, UnicodeDecodeError) as e:
+        raise ModelError(f"{path}: member '{name}' is not a valid NNabla {ext} file ({e}); re-export the model") from None
+    return message
+
+
+def _read_h5_parameters(path, name, data) -> "OrderedDict[str, Parameter]":
+    """Parameters of an .h5 member, in NNabla's stored order, read through ``nnabla.parameter.load_parameters``."""
+    nn = nnabla_quiet()
+    scope = OrderedDict()
+    try:
+        with nn.parameter_scope("", scope):
+            nn.parameter.load_parameters(io.BytesIO(data), extension=".h5")
+    except Exception as e:  # h5py raises OSError/KeyError subclasses of its own for broken files
+        raise ModelError(f"{path}: parameter member '{name}' cannot be read ({e}); re-export the model") from None
+    return OrderedDict((k, Parameter(np.array(v.d, copy=True), bool(v.need_grad))) for k, v in _flatten(scope))
+
+
+def _flatten(scope, prefix=""):
+    """NNabla's parameter scope nests dicts by '/'; yield (full name, Variable) in insertion order."""
+    for k, v in scope.items():
+        if isinstance(v, dict):
+            yield from _flatten(v, prefix + k + "/")
+        else:
+            yield prefix + k, v

@@ -1,0 +1,97 @@
+"""Selecting functions: by type name, by name (glob, or regex with ``re:``), exclusions, networks.
+
+Precedence: a function is selected when its network is chosen, its type is one of ``types`` (any type when
+none are given), its name matches one of ``names`` (any name when none are given), and it matches no
+``exclude`` entry. Exclusion wins. An exclude entry that is a known NNabla type name excludes by type,
+otherwise it is a name pattern.
+"""
+import fnmatch
+import re
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence
+
+from ..errors import SelectionError
+from ..graph.functions import check_type, function_info
+from ..graph.network import Network
+
+
+@dataclass
+class Selector:
+    """Which functions a step applies to. Empty ``types``/``names`` mean any."""
+
+    types: List[str] = field(default_factory=list)
+    names: List[str] = field(default_factory=list)
+    exclude: List[str] = field(default_factory=list)
+    networks: List[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        parts = []
+        if self.types:
+            parts.append("type " + ",".join(self.types))
+        if self.names:
+            parts.append("name " + ",".join(self.names))
+        if self.exclude:
+            parts.append("excluding " + ",".join(self.exclude))
+        if self.networks:
+            parts.append("in network " + ",".join(self.networks))
+        return " ".join(parts) or "every function"
+
+
+def split_list(values: Optional[Sequence[str]]) -> List[str]:
+    """``["ReLU,Affine", "Conv"]`` -> ``["ReLU", "Affine", "Conv"]``: options may repeat or hold commas."""
+    out = []
+    for v in values or ():
+        out.extend(x.strip() for x in v.split(",") if x.strip())
+    return out
+
+
+def _name_matcher(pattern: str):
+    if pattern.startswith("re:"):
+        try:
+            rx = re.compile(pattern[3:])
+        except re.error as e:
+            raise SelectionError(f"bad regular expression '{pattern[3:]}' ({e})") from None
+        return lambda name: rx.fullmatch(name) is not None
+    return lambda name: fnmatch.fnmatchcase(name, pattern)
+
+
+def select(model, selector: Selector, allow_empty: bool = False) -> Dict[str, List[object]]:
+    """The selected ``nnabla_pb2.Function`` messages per network name, in topological order; networks with
+    no match are left out. Raises :class:`SelectionError` when nothing matches, unless ``allow_empty``.
+
+    Example::
+
+        select(model, Selector(types=["ReLU"], exclude=["fc*"]))
+    """
+    for t in selector.types:
+        check_type(t)
+    known = function_info()
+    exclude_types = {e for e in selector.exclude if e in known}
+    exclude_names = [_name_matcher(e) for e in selector.exclude if e not in known]
+    name_matchers = [_name_matcher(n) for n in selector.names]
+    networks = selector.networks or model.network_names
+    for n in networks:
+        model.network(n)  # unknown network -> SelectionError listing the real ones
+    types = set(selector.types)
+    result: Dict[str, List[object]] = {}
+    present = set()
+    for net_name in networks:
+        net = Network(model.network(net_name), model.source)
+        chosen = []
+        for f in net.topological():
+            present.add(f.type)
+            if types and f.type not in types:
+                continue
+            if name_matchers and not any(m(f.name) for m in name_matchers):
+                continue
+            if f.type in exclude_types or any(m(f.name) for m in exclude_names):
+                continue
+            chosen.append(f)
+        if chosen:
+            result[net_name] = chosen
+    if not result and not allow_empty:
+        where = f"network {', '.join(networks)}" if selector.networks else f"{model.source}"
+        raise SelectionError(
+            f"no function matches {selector.describe()} in {where}; types present: {', '.join(sorted(present))}. "
+            f"See 'nnsurgeon list-layers {model.source}', or add --allow-empty")
+    return result

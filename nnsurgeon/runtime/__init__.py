@@ -1,0 +1,1 @@
+"""Data through a network: batches, calibration, comparison; NNabla contexts."""

@@ -1,0 +1,125 @@
+"""Input data for running a network: .npy (one-input networks), .npz keyed by input name, or a folder of
+them; checked against the network's inputs and streamed in batches so memory does not grow with samples.
+"""
+import difflib
+import os
+from typing import Dict, Iterator, List, Optional, Tuple
+
+import numpy as np
+
+from ..errors import DataError
+
+Batch = Dict[str, np.ndarray]
+
+
+class DataSource:
+    """Samples for a network whose inputs are ``shapes`` (name -> shape without batch dimension).
+
+    Example::
+
+        src = DataSource("calib.npz", {"x": (1, 28, 28)})
+        for batch in src.batches(32):
+            ...
+    """
+
+    def __init__(self, path: str, shapes: Dict[str, Tuple[int, ...]]):
+        self.path = path
+        self.shapes = shapes
+        if not os.path.exists(path):
+            raise DataError(f"{path}: no such file or folder; give a .npy, .npz or a folder of them")
+        if os.path.isdir(path):
+            files = sorted(os.path.join(path, f) for f in os.listdir(path) if f.endswith((".npy", ".npz")))
+            if not files:
+                raise DataError(f"{path}: folder holds no .npy or .npz files")
+        else:
+            files = [path]
+        self.files = files
+        self.count = sum(self._arrays(f, check=True)[1] for f in files)
+
+    def _arrays(self, path: str, check: bool = False) -> Tuple[Dict[str, np.ndarray], int]:
+        try:
+            if path.endswith(".npy"):
+                arr = np.load(path, mmap_mode="r", allow_pickle=False)
+                if len(self.shapes) != 1:
+                    raise DataError(
+                        f"{path}: a bare array feeds one-input networks only; this network has inputs "
+                        f"{', '.join(self.shapes)}: give an .npz keyed by input name")
+                arrays = {next(iter(self.shapes)): arr}
+            elif path.endswith(".npz"):
+                npz = np.load(path, allow_pickle=False)
+                arrays = {k: npz[k] for k in npz.files}
+            else:
+                raise DataError(f"{path}: not a .npy or .npz file")
+        except DataError:
+            raise
+        except (ValueError, OSError, EOFError) as e:
+            raise DataError(f"{path}: cannot read as numpy data ({e})") from None
+        if len(arrays) == 1 and len(self.shapes) == 1 and next(iter(arrays)) not in self.shapes \
+                and next(iter(arrays)) in ("arr_0", "x", "data"):
+            arrays = {next(iter(self.shapes)): next(iter(arrays.values()))}
+        for name in self.shapes:
+            if name not in arrays:
+                close = difflib.get_close_matches(name, list(arrays), n=1)
+                hint = f" (it has '{close[0]}': rename it)" if close else ""
+                raise DataError(f"{path}: no array for network input '{name}'{hint}; keys: {', '.join(arrays)}")
+        for name in arrays:
+            if name not in self.shapes:
+                close = difflib.get_close_matches(name, list(self.shapes), n=1)
+                hint = f"; did you mean '{close[0]}'?" if close else ""
+                raise DataError(f"{path}: array '{name}' is not a network input{hint} Inputs: {', '.join(self.shapes)}")
+        count = None
+        for name, arr in arrays.items():
+            want = tuple(self.shapes[name])
+            if arr.dtype.kind not in "fiub":
+                raise DataError(f"{path}: array '{name}' has dtype {arr.dtype}; give numbers (float or int)")
+            if tuple(arr.shape[1:]) != want:
+                if tuple(arr.shape) == want:
+                    raise DataError(f"{path}: array '{name}' has shape {arr.shape}, one sample without a batch "
+                                    f"dimension; give shape (N, {', '.join(map(str, want))})")
+                raise DataError(f"{path}: array '{name}' has shape {tuple(arr.shape)}; network input '{name}' "
+                                f"takes (N, {', '.join(map(str, want))})")
+            if count is not None and arr.shape[0] != count:
+                raise DataError(f"{path}: arrays have different sample counts ({count} and {arr.shape[0]})")
+            count = arr.shape[0]
+        return arrays, int(count or 0)
+
+    def batches(self, batch_size: int, max_batches: Optional[int] = None) -> Iterator[Batch]:
+        """Batches of up to ``batch_size`` samples across files, float32, checked for NaN/inf."""
+        done = 0
+        pending: List[Batch] = []
+        pending_n = 0
+        for path in self.files:
+            arrays, n = self._arrays(path)
+            for start in range(0, n, batch_size):
+                part = {k: np.asarray(v[start:start + batch_size], dtype=np.float32) for k, v in arrays.items()}
+                for k, v in part.items():
+                    if not np.isfinite(v).all():
+                        bad = int(np.argwhere(~np.isfinite(v.reshape(len(v), -1)))[0][0]) + start
+                        raise DataError(f"{path}: array '{k}' has NaN or inf at sample {bad}; clean the data")
+                pending.append(part)
+                pending_n += len(next(iter(part.values())))
+                while pending_n >= batch_size:
+                    batch, pending, pending_n = _take(pending, batch_size)
+                    yield batch
+                    done += 1
+                    if max_batches is not None and done >= max_batches:
+                        return
+        if pending_n:
+            batch, _, _ = _take(pending, pending_n)
+            yield batch
+
+
+def _take(pending: List[Batch], n: int):
+    merged = {k: np.concatenate([p[k] for p in pending]) for k in pending[0]}
+    batch = {k: v[:n] for k, v in merged.items()}
+    rest = {k: v[n:] for k, v in merged.items()}
+    rest_n = len(next(iter(rest.values())))
+    return batch, ([rest] if rest_n else []), rest_n
+
+
+def random_batches(shapes: Dict[str, Tuple[int, ...]], samples: int, batch_size: int, seed: int) -> Iterator[Batch]:
+    """``samples`` standard-normal samples per input, seeded, in batches."""
+    rng = np.random.RandomState(seed)
+    data = {k: rng.randn(samples, *s).astype(np.float32) for k, s in shapes.items()}
+    for start in range(0, samples, batch_size):
+        yield {k: v[start:start + batch_size] for k, v in data.items()}

@@ -1,0 +1,60 @@
+"""Run a network of a model over batches: live graphs per batch size (the last batch may be smaller),
+values of chosen variables kept (``persistent``) while everything else is freed as the forward goes."""
+from typing import Dict, Iterable, Optional, Sequence
+
+import numpy as np
+
+from .._nnabla import nnabla_quiet
+from ..errors import DataError
+from ..graph.live import LiveNetwork
+from .context import get_context
+
+
+class Runner:
+    """Feeds batches to network ``network`` of ``model`` and returns the values of ``watch`` variables.
+
+    Example::
+
+        runner = Runner(model, "Runtime", watch=["y"])
+        for batch in batches:
+            values = runner.run(batch)
+    """
+
+    def __init__(self, model, network: Optional[str] = None, watch: Sequence[str] = (), context: str = "cpu"):
+        nnabla_quiet()
+        self.model = model
+        self.network = model.network(network).name
+        self.context = get_context(context) if isinstance(context, str) else context
+        self.watch = list(watch)
+        self._graphs: Dict[int, LiveNetwork] = {}
+        probe = self._graph(1)
+        self.input_shapes = {k: tuple(v.shape[1:]) for k, v in probe.inputs.items()}
+        self.output_names = list(probe.outputs)
+        missing = [w for w in self.watch if w not in probe.variables]
+        if missing:
+            raise DataError(f"network '{self.network}' has no variable {', '.join(missing)}")
+
+    def _graph(self, batch_size: int) -> LiveNetwork:
+        if batch_size not in self._graphs:
+            if len(self._graphs) >= 3:  # keep at most a few sizes alive
+                self._graphs.pop(next(iter(self._graphs)))
+            live = LiveNetwork(self.model, self.network, batch_size=batch_size, context=self.context)
+            for name in self.watch:
+                live.variables[name].persistent = True
+            self._graphs[batch_size] = live
+        return self._graphs[batch_size]
+
+    def run(self, batch: Dict[str, np.ndarray], watch: Optional[Iterable[str]] = None) -> Dict[str, np.ndarray]:
+        """Forward one batch; return copies of the watched variables' values."""
+        nn = nnabla_quiet()
+        n = len(next(iter(batch.values())))
+        live = self._graph(n)
+        for name, v in live.inputs.items():
+            v.d = batch[name]
+        outputs = list(live.outputs.values())
+        with nn.context_scope(self.context):
+            if len(outputs) == 1:
+                outputs[0].forward(clear_no_need_grad=True)
+            else:
+                nn.forward_all(outputs, clear_no_need_grad=True)
+        return {name: np.array(live.variables[name].d) for name in (watch or self.watch)}
