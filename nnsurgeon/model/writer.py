@@ -65,8 +65,9 @@ def _render_members(model: NnpModel, network_format, param_format) -> "OrderedDi
     definition = _renamed(layout.definition, network_format) if layout.definition else "network.nntxt"
     if layout.parameters is None:
         parameters = _renamed("parameter.h5", param_format)
-    elif layout.parameters == layout.definition and param_format is None:
-        parameters = definition  # stays combined with the definition
+    elif layout.parameters == layout.definition:
+        # combined with the definition: stays so unless a parameter format is asked for
+        parameters = definition if param_format is None else _renamed("parameter.h5", param_format)
     else:
         parameters = _renamed(layout.parameters, param_format)
     if parameters == definition and not definition.endswith((".nntxt", ".prototxt", ".protobuf")):
