@@ -122,7 +122,7 @@ def test_failed_write_leaves_nothing(examples, tmp_path, monkeypatch):
     """A failure while writing (here: the read-back check) leaves neither the output nor a temporary file."""
     from nnsurgeon.model import writer
 
-    def broken(tmp, model, path):
+    def broken(tmp, members, path):
         raise writer.OutputError(f"{path}: simulated failure")
 
     monkeypatch.setattr(writer, "_verify", broken)

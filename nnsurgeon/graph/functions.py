@@ -49,6 +49,15 @@ def function_args(proto_function) -> dict:
 
 def default_args(type_name: str) -> dict:
     """Arguments of ``type_name`` at their defaults, as a function proto of that type holds them."""
+    return dict(_default_args(type_name))
+
+
+@lru_cache(maxsize=None)
+def _default_args(type_name: str) -> tuple:
+    return tuple(_compute_default_args(type_name).items())
+
+
+def _compute_default_args(type_name: str) -> dict:
     from nnabla.utils import nnabla_pb2
 
     proto = nnabla_pb2.Function(type=type_name)
@@ -93,8 +102,7 @@ def make_function(name: str, type_name: str, inputs: Sequence[str], outputs: Seq
     from nnabla.utils import nnabla_pb2
     from nnabla.utils.save_function import _create_function_nntxt
 
-    check_type(type_name)
-    full = default_args(type_name)
+    full = default_args(check_type(type_name))
     unknown = set(args or {}) - set(full)
     if unknown:
         raise SelectionError(

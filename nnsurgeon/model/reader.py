@@ -103,21 +103,21 @@ def _parse_proto(path, name, data, ext):
 
 
 def _read_h5_parameters(path, name, data) -> "OrderedDict[str, Parameter]":
-    """Parameters of an .h5 member, in NNabla's stored order, read through ``nnabla.parameter.load_parameters``."""
-    nn = nnabla_quiet()
-    scope = OrderedDict()
+    """Parameters of an .h5 member in NNabla's format (one dataset per parameter, attributes ``need_grad``
+    and ``index`` giving the stored order), read as NNabla's ``load_parameters`` reads them, dtype kept."""
+    import h5py
+
     try:
-        with nn.parameter_scope("", scope):
-            nn.parameter.load_parameters(io.BytesIO(data), extension=".h5")
-    except Exception as e:  # h5py raises OSError/KeyError subclasses of its own for broken files
+        with h5py.File(io.BytesIO(data), "r") as hd:
+            keys = []
+
+            def collect(key, obj):
+                if isinstance(obj, h5py.Dataset):
+                    keys.append((obj.attrs.get("index", None), key))
+
+            hd.visititems(collect)
+            keys.sort(key=lambda k: (k[0] is None, k[0] if k[0] is not None else 0, k[1]))
+            return OrderedDict((key, Parameter(hd[key][...], bool(hd[key].attrs.get("need_grad", True))))
+                               for _, key in keys)
+    except (OSError, KeyError, ValueError) as e:
         raise ModelError(f"{path}: parameter member '{name}' cannot be read ({e}); re-export the model") from None
-    return OrderedDict((k, Parameter(np.array(v.d, copy=True), bool(v.need_grad))) for k, v in _flatten(scope))
-
-
-def _flatten(scope, prefix=""):
-    """NNabla's parameter scope nests dicts by '/'; yield (full name, Variable) in insertion order."""
-    for k, v in scope.items():
-        if isinstance(v, dict):
-            yield from _flatten(v, prefix + k + "/")
-        else:
-            yield prefix + k, v

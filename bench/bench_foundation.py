@@ -1,0 +1,188 @@
+"""Benchmarks for the foundation and quantize: list-layers, convert and quantize against NNabla's own
+NnpLoader load + get_network, on generated chain and branchy graphs of 100, 1,000 and 10,000 functions;
+calibration against a plain forward; `nnsurgeon --help` start-up. Prints a table; numbers, not assertions.
+
+    .venv/bin/python bench/bench_foundation.py [--sizes 100,1000,10000] [--repeat 3]
+"""
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from collections import OrderedDict
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import nnsurgeon  # noqa: E402,F401  (quiet NNabla logger)
+from nnsurgeon._nnabla import nnabla_quiet  # noqa: E402
+
+nn = nnabla_quiet()
+from google.protobuf import text_format  # noqa: E402
+from nnabla.utils import nnabla_pb2  # noqa: E402
+
+
+def generate(path, n_functions, branchy, width=8):
+    """A Runtime network of about n_functions: chain = Affine/ReLU/Tanh repeated; branchy = residual blocks
+    Affine -> ReLU -> Add2(skip) where each block input feeds two consumers. Written as nntxt + h5."""
+    proto = nnabla_pb2.NNablaProtoBuf()
+    net = proto.network.add(name="Runtime", batch_size=1)
+    rng = np.random.RandomState(0)
+    params = OrderedDict()
+
+    def var(name, shape, kind="Buffer"):
+        v = net.variable.add(name=name, type=kind)
+        v.shape.dim.extend(shape)
+        return name
+
+    def fn(name, type_name, inputs, outputs, **param):
+        f = net.function.add(name=name, type=type_name)
+        f.input.extend(inputs)
+        f.output.extend(outputs)
+        if type_name == "Affine":
+            f.affine_param.base_axis = 1
+        elif type_name == "ReLU":
+            f.relu_param.SetInParent()
+        elif type_name == "Add2":
+            f.add2_param.SetInParent()
+
+    h = var("x", [-1, width])
+    i = 0
+    while len(net.function) < n_functions:
+        w = var(f"p{i}/W", [width, width], "Parameter")
+        b = var(f"p{i}/b", [width], "Parameter")
+        params[w] = (rng.randn(width, width) * 0.3).astype(np.float32)
+        params[b] = np.zeros(width, np.float32)
+        a = var(f"a{i}", [-1, width])
+        fn(f"Affine_{i}", "Affine", [h, w, b], [a])
+        r = var(f"r{i}", [-1, width])
+        fn(f"ReLU_{i}", "ReLU", [a], [r])
+        o = var(f"o{i}", [-1, width])
+        if branchy:
+            fn(f"Add2_{i}", "Add2", [h, r], [o])
+        else:
+            fn(f"Tanh_{i}", "Tanh", [r], [o])
+        h = o
+        i += 1
+    e = proto.executor.add(name="runtime", network_name="Runtime")
+    e.data_variable.add(variable_name="x", data_name="x")
+    e.output_variable.add(variable_name=h, data_name="y")
+    import io
+
+    buf = io.BytesIO()
+    with nn.parameter_scope("", OrderedDict()) as _:
+        variables = OrderedDict((k, nn.Variable.from_numpy_array(v)) for k, v in params.items())
+        nn.parameter.save_parameters(buf, variables, extension=".h5")
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("nnp_version.txt", "0.1\n")
+        zf.writestr("network.nntxt", text_format.MessageToString(proto))
+        zf.writestr("parameter.h5", buf.getvalue())
+    return len(net.function)
+
+
+def best(fn, repeat):
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def nnabla_load(path):
+    from nnabla.utils.nnp_graph import NnpLoader
+
+    with nn.parameter_scope("", OrderedDict()):
+        NnpLoader(path).get_network("Runtime")
+
+
+def ours_list_layers(path):
+    from nnsurgeon.graph.layers import layer_rows
+    from nnsurgeon.model import load_model
+
+    layer_rows(load_model(path))
+
+
+def ours_convert(path, out):
+    from nnsurgeon.model import load_model, write_nnp
+
+    write_nnp(load_model(path), out, force=True)
+
+
+def ours_quantize(path, out):
+    from nnsurgeon.model import load_model, write_nnp
+    from nnsurgeon.passes.quantize import quantize
+
+    m = load_model(path)
+    quantize(m, after=["ReLU", "Affine"])
+    write_nnp(m, out, force=True)
+
+
+def calibration(path, tmp, batches=20, batch_size=64):
+    from nnsurgeon.model import load_model
+    from nnsurgeon.runtime.calibrate import Calibrator
+    from nnsurgeon.runtime.data import DataSource
+    from nnsurgeon.runtime.runner import Runner
+
+    m = load_model(path)
+    data = os.path.join(tmp, "calib.npy")
+    np.save(data, np.random.RandomState(0).randn(batches * batch_size, 8).astype(np.float32))
+    runner = Runner(m, "Runtime")
+    t = time.perf_counter()
+    for batch in DataSource(data, runner.input_shapes).batches(batch_size):
+        runner.run(batch, watch=runner.output_names)
+    plain = time.perf_counter() - t
+    from nnsurgeon.graph.network import Network
+
+    net = Network(m.network("Runtime"))
+    wanted = {"Runtime": [f.output[0] for f in net.topological() if f.type in ("ReLU", "Affine")]}
+    cal = Calibrator(data, batch_size=batch_size, progress=False)
+    t = time.perf_counter()
+    cal(m, wanted)
+    return plain, time.perf_counter() - t
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", default="100,1000,10000")
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for kind in ("chain", "branchy"):
+            for n in sizes:
+                path = os.path.join(tmp, f"{kind}{n}.nnp")
+                count = generate(path, n, kind == "branchy")
+                out = os.path.join(tmp, "out.nnp")
+                rep = args.repeat if n < 10000 else max(1, args.repeat - 1)
+                t_nn = best(lambda p=path: nnabla_load(p), rep)
+                t_ll = best(lambda p=path: ours_list_layers(p), rep)
+                t_cv = best(lambda p=path, o=out: ours_convert(p, o), rep)
+                t_q = best(lambda p=path, o=out: ours_quantize(p, o), rep)
+                rows.append((kind, count, t_nn, t_ll, t_cv, t_q))
+                print(f"{kind:8s} {count:6d} functions: NnpLoader load+get_network {t_nn:7.3f}s | "
+                      f"list-layers {t_ll:7.3f}s ({t_ll / t_nn:4.2f}x) | convert {t_cv:7.3f}s | "
+                      f"quantize+save {t_q:7.3f}s ({t_q / t_cv:4.2f}x convert)", flush=True)
+        for kind in ("chain", "branchy"):
+            r = [x for x in rows if x[0] == kind]
+            for a, b in zip(r, r[1:]):
+                print(f"{kind}: convert {b[1]}/{a[1]} functions = x{b[1] / a[1]:.0f} -> time x{b[4] / a[4]:.1f}")
+        path = os.path.join(tmp, "calib.nnp")
+        generate(path, 300, False, width=8)
+        plain, cal = calibration(path, tmp)
+        print(f"calibration, 300-function chain, 20 batches of 64: plain forward {plain:.3f}s, "
+              f"calibration {cal:.3f}s ({cal / plain:.2f}x)")
+    helps = []
+    for _ in range(5):
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "nnsurgeon", "--help"], capture_output=True, check=True)
+        helps.append(time.perf_counter() - t)
+    print(f"nnsurgeon --help: best {min(helps):.3f}s of 5")
+
+
+if __name__ == "__main__":
+    main()
