@@ -133,7 +133,7 @@ def calibration(path, tmp, batches=20, batch_size=64):
     runner = Runner(m, "Runtime")
     t = time.perf_counter()
     for batch in DataSource(data, runner.input_shapes).batches(batch_size):
-        runner.run(batch, watch=runner.output_names)
+        runner.run(batch, watch=runner.output_names, copy=False)
     plain = time.perf_counter() - t
     from nnsurgeon.graph.network import Network
 

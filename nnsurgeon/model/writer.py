@@ -10,7 +10,6 @@ import zipfile
 from collections import OrderedDict
 from typing import Optional
 
-from .._nnabla import nnabla_quiet
 from ..errors import ModelError, OutputError
 from .nnp import NnpModel
 
@@ -146,13 +145,20 @@ def _definition_bytes(model: NnpModel, name: str, with_parameters: bool) -> byte
 def _parameter_bytes(model: NnpModel, name: str) -> bytes:
     if name.endswith(".protobuf"):
         return _proto_with_parameters(model, False).SerializeToString()
-    nn = nnabla_quiet()
-    variables = OrderedDict()
-    for key, p in model.parameters.items():
-        v = nn.Variable.from_numpy_array(p.data, need_grad=p.need_grad)
-        variables[key] = v
+    return _h5_bytes(model)
+
+
+def _h5_bytes(model: NnpModel) -> bytes:
+    """Parameters in NNabla's .h5 format, as ``nnabla.parameter.save_parameters`` writes it: one dataset per
+    parameter (dtype kept), attributes ``need_grad`` and ``index`` (the stored order)."""
+    import h5py
+
     buffer = io.BytesIO()
-    nn.parameter.save_parameters(buffer, variables, extension=".h5")
+    with h5py.File(buffer, "w") as hd:
+        for i, (key, p) in enumerate(model.parameters.items()):
+            hd[key] = p.data
+            hd[key].attrs["need_grad"] = p.need_grad
+            hd[key].attrs["index"] = i
     return buffer.getvalue()
 
 

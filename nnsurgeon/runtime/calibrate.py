@@ -51,7 +51,7 @@ class Calibrator:
             seen = 0
             for batch in _progress(source.batches(self.batch_size, self.max_batches), total,
                                    f"calibrating {network}", self.progress):
-                values = runner.run(batch)
+                values = runner.run(batch, copy=False)
                 for v in variables:
                     stats[v].update(values[v])
                 seen += 1

@@ -44,8 +44,10 @@ class Runner:
             self._graphs[batch_size] = live
         return self._graphs[batch_size]
 
-    def run(self, batch: Dict[str, np.ndarray], watch: Optional[Iterable[str]] = None) -> Dict[str, np.ndarray]:
-        """Forward one batch; return copies of the watched variables' values."""
+    def run(self, batch: Dict[str, np.ndarray], watch: Optional[Iterable[str]] = None,
+            copy: bool = True) -> Dict[str, np.ndarray]:
+        """Forward one batch; return the watched variables' values (copies, or with ``copy=False`` views that
+        the next batch overwrites)."""
         nn = nnabla_quiet()
         n = len(next(iter(batch.values())))
         live = self._graph(n)
@@ -57,4 +59,6 @@ class Runner:
                 outputs[0].forward(clear_no_need_grad=True)
             else:
                 nn.forward_all(outputs, clear_no_need_grad=True)
-        return {name: np.array(live.variables[name].d) for name in (watch or self.watch)}
+        if copy:
+            return {name: np.array(live.variables[name].d) for name in (watch or self.watch)}
+        return {name: live.variables[name].d for name in (watch or self.watch)}
