@@ -112,16 +112,41 @@ def ours_convert(path, out):
     write_nnp(load_model(path), out, force=True)
 
 
-def ours_quantize(path, out):
+def ours_quantize(path, out, split=None):
+    """load -> quantize after ReLU,Affine -> save; ``split`` collects (load, pass, save) seconds."""
     from nnsurgeon.model import load_model, write_nnp
     from nnsurgeon.passes.quantize import quantize
 
+    t0 = time.perf_counter()
     m = load_model(path)
+    t1 = time.perf_counter()
     quantize(m, after=["ReLU", "Affine"])
+    t2 = time.perf_counter()
     write_nnp(m, out, force=True)
+    if split is not None:
+        split[:] = [t1 - t0, t2 - t1, time.perf_counter() - t2]
 
 
-def calibration(path, tmp, batches=20, batch_size=64):
+def conv_model(path):
+    """A small conv classifier on 1x28x28 inputs (MNIST-sized), saved with NNabla's own writer."""
+    import nnabla.functions as F
+    import nnabla.parametric_functions as PF
+    from nnabla.utils.save import save
+
+    with nn.parameter_scope("", OrderedDict()):
+        x = nn.Variable((1, 1, 28, 28))
+        h = F.relu(PF.convolution(x, 16, (3, 3), pad=(1, 1), name="c1"))
+        h = F.relu(PF.convolution(h, 16, (3, 3), pad=(1, 1), name="c2"))
+        h = F.max_pooling(h, (2, 2))
+        h = F.relu(PF.convolution(h, 32, (3, 3), pad=(1, 1), name="c3"))
+        h = F.relu(PF.affine(h, 64, name="fc1"))
+        y = PF.affine(h, 10, name="fc2")
+        save(path, {"networks": [{"name": "Runtime", "batch_size": 1, "outputs": {"y": y}, "names": {"x": x}}],
+                    "executors": [{"name": "runtime", "network": "Runtime", "data": ["x"], "output": ["y"]}]})
+
+
+def calibration(path, tmp, method="minmax", batches=20, batch_size=64):
+    from nnsurgeon.graph.network import Network
     from nnsurgeon.model import load_model
     from nnsurgeon.runtime.calibrate import Calibrator
     from nnsurgeon.runtime.data import DataSource
@@ -129,17 +154,17 @@ def calibration(path, tmp, batches=20, batch_size=64):
 
     m = load_model(path)
     data = os.path.join(tmp, "calib.npy")
-    np.save(data, np.random.RandomState(0).randn(batches * batch_size, 8).astype(np.float32))
+    np.save(data, np.random.RandomState(0).rand(batches * batch_size, 1, 28, 28).astype(np.float32))
     runner = Runner(m, "Runtime")
+    for batch in DataSource(data, runner.input_shapes).batches(batch_size, 1):
+        runner.run(batch, watch=runner.output_names, copy=False)  # warm up
     t = time.perf_counter()
     for batch in DataSource(data, runner.input_shapes).batches(batch_size):
         runner.run(batch, watch=runner.output_names, copy=False)
     plain = time.perf_counter() - t
-    from nnsurgeon.graph.network import Network
-
     net = Network(m.network("Runtime"))
     wanted = {"Runtime": [f.output[0] for f in net.topological() if f.type in ("ReLU", "Affine")]}
-    cal = Calibrator(data, batch_size=batch_size, progress=False)
+    cal = Calibrator(data, batch_size=batch_size, method=method, progress=False)
     t = time.perf_counter()
     cal(m, wanted)
     return plain, time.perf_counter() - t
@@ -149,11 +174,12 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="100,1000,10000")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--only-calibration", action="store_true")
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for kind in ("chain", "branchy"):
+        for kind in ("chain", "branchy") if not args.only_calibration else ():
             for n in sizes:
                 path = os.path.join(tmp, f"{kind}{n}.nnp")
                 count = generate(path, n, kind == "branchy")
@@ -163,19 +189,24 @@ def main():
                 t_ll = best(lambda p=path: ours_list_layers(p), rep)
                 t_cv = best(lambda p=path, o=out: ours_convert(p, o), rep)
                 t_q = best(lambda p=path, o=out: ours_quantize(p, o), rep)
+                split = []
+                ours_quantize(path, out, split)
                 rows.append((kind, count, t_nn, t_ll, t_cv, t_q))
                 print(f"{kind:8s} {count:6d} functions: NnpLoader load+get_network {t_nn:7.3f}s | "
                       f"list-layers {t_ll:7.3f}s ({t_ll / t_nn:4.2f}x) | convert {t_cv:7.3f}s | "
-                      f"quantize+save {t_q:7.3f}s ({t_q / t_cv:4.2f}x convert)", flush=True)
+                      f"quantize+save {t_q:7.3f}s ({t_q / t_cv:4.2f}x convert of the input; load {split[0]:.2f}s "
+                      f"+ pass {split[1]:.2f}s + save {split[2]:.2f}s = "
+                      f"{sum(split) / (split[0] + split[2]):.2f}x load+save of the same files)", flush=True)
         for kind in ("chain", "branchy"):
             r = [x for x in rows if x[0] == kind]
             for a, b in zip(r, r[1:]):
                 print(f"{kind}: convert {b[1]}/{a[1]} functions = x{b[1] / a[1]:.0f} -> time x{b[4] / a[4]:.1f}")
-        path = os.path.join(tmp, "calib.nnp")
-        generate(path, 300, False, width=8)
-        plain, cal = calibration(path, tmp)
-        print(f"calibration, 300-function chain, 20 batches of 64: plain forward {plain:.3f}s, "
-              f"calibration {cal:.3f}s ({cal / plain:.2f}x)")
+        path = os.path.join(tmp, "conv.nnp")
+        conv_model(path)
+        for method in ("minmax", "percentile"):
+            plain, cal = calibration(path, tmp, method)
+            print(f"calibration ({method}), conv net 1x28x28, 20 batches of 64: plain forward {plain:.3f}s, "
+                  f"calibration {cal:.3f}s ({cal / plain:.2f}x)", flush=True)
     helps = []
     for _ in range(5):
         t = time.perf_counter()

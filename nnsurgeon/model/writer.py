@@ -156,9 +156,9 @@ def _h5_bytes(model: NnpModel) -> bytes:
     buffer = io.BytesIO()
     with h5py.File(buffer, "w") as hd:
         for i, (key, p) in enumerate(model.parameters.items()):
-            hd[key] = p.data
-            hd[key].attrs["need_grad"] = p.need_grad
-            hd[key].attrs["index"] = i
+            dataset = hd.create_dataset(key, data=p.data)
+            dataset.attrs["need_grad"] = p.need_grad
+            dataset.attrs["index"] = i
     return buffer.getvalue()
 
 

@@ -42,7 +42,9 @@ class Calibrator:
     def __call__(self, model, wanted: Dict[str, List[str]]) -> Ranges:
         ranges: Ranges = {}
         for network, variables in wanted.items():
-            runner = Runner(model, network, watch=variables, context=self.context)
+            in_graph = self.method != "percentile"  # min/max computed by NNabla inside the forward
+            runner = Runner(model, network, watch=() if in_graph else variables, context=self.context,
+                            ranges=variables if in_graph else ())
             source = DataSource(self.data, runner.input_shapes)
             stats = {v: _Stat(self.method, self.decay, self.percentile) for v in variables}
             total = -(-source.count // self.batch_size)
@@ -52,8 +54,12 @@ class Calibrator:
             for batch in _progress(source.batches(self.batch_size, self.max_batches), total,
                                    f"calibrating {network}", self.progress):
                 values = runner.run(batch, copy=False)
-                for v in variables:
-                    stats[v].update(values[v])
+                if in_graph:
+                    for v, (lo, hi) in runner.last_ranges().items():
+                        stats[v].update_range(lo, hi)
+                else:
+                    for v in variables:
+                        stats[v].update(values[v])
                 seen += 1
             if seen == 0:
                 raise DataError(f"{self.data}: no samples to calibrate with")
@@ -74,6 +80,9 @@ class _Stat:
             lo, hi = np.percentile(x, [100 - self.q, self.q])
         else:
             lo, hi = float(x.min()), float(x.max())
+        self.update_range(float(lo), float(hi))
+
+    def update_range(self, lo: float, hi: float) -> None:
         if self.lo is None:
             self.lo, self.hi = float(lo), float(hi)
         elif self.method == "minmax":

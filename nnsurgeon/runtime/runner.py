@@ -20,9 +20,11 @@ class Runner:
             values = runner.run(batch)
     """
 
-    def __init__(self, model, network: Optional[str] = None, watch: Sequence[str] = (), context: str = "cpu"):
+    def __init__(self, model, network: Optional[str] = None, watch: Sequence[str] = (), context: str = "cpu",
+                 ranges: Sequence[str] = ()):
         nnabla_quiet()
         self.model = model
+        self.ranges = list(ranges)  # variables whose min and max NNabla computes in the graph itself
         self.network = model.network(network).name
         self.context = get_context(context) if isinstance(context, str) else context
         self.watch = list(watch)
@@ -30,7 +32,7 @@ class Runner:
         probe = self._graph(1)
         self.input_shapes = {k: tuple(v.shape[1:]) for k, v in probe.inputs.items()}
         self.output_names = list(probe.outputs)
-        missing = [w for w in self.watch if w not in probe.variables]
+        missing = [w for w in self.watch + self.ranges if w not in probe.variables]
         if missing:
             raise DataError(f"network '{self.network}' has no variable {', '.join(missing)}")
 
@@ -41,6 +43,12 @@ class Runner:
             live = LiveNetwork(self.model, self.network, batch_size=batch_size, context=self.context)
             for name in self.watch:
                 live.variables[name].persistent = True
+            if self.ranges:
+                import nnabla.functions as F
+
+                with nnabla_quiet().context_scope(self.context):
+                    live.range_vars = {name: (F.min(live.variables[name]), F.max(live.variables[name]))
+                                       for name in self.ranges}
             self._graphs[batch_size] = live
         return self._graphs[batch_size]
 
@@ -54,11 +62,18 @@ class Runner:
         for name, v in live.inputs.items():
             v.d = batch[name]
         outputs = list(live.outputs.values())
+        if self.ranges:
+            outputs += [r for pair in live.range_vars.values() for r in pair]
         with nn.context_scope(self.context):
             if len(outputs) == 1:
                 outputs[0].forward(clear_no_need_grad=True)
             else:
                 nn.forward_all(outputs, clear_no_need_grad=True)
+        self._last = live
         if copy:
             return {name: np.array(live.variables[name].d) for name in (watch or self.watch)}
         return {name: live.variables[name].d for name in (watch or self.watch)}
+
+    def last_ranges(self) -> Dict[str, tuple]:
+        """(min, max) of each ``ranges`` variable in the last batch, computed by NNabla in the graph."""
+        return {name: (float(lo.d), float(hi.d)) for name, (lo, hi) in self._last.range_vars.items()}
