@@ -25,6 +25,7 @@ _API = {
     "info": ("nnsurgeon.api", "info"),
     "quantize": ("nnsurgeon.api", "quantize"),
     "compare": ("nnsurgeon.api", "compare"),
+    "extract": ("nnsurgeon.api", "extract"),
     "NnsurgeonError": ("nnsurgeon.errors", "NnsurgeonError"),
 }
 

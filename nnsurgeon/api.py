@@ -2,6 +2,7 @@
 loaded :class:`~nnsurgeon.model.NnpModel`."""
 from typing import Dict, List, Optional, Sequence, Union
 
+from .errors import NnsurgeonError
 from .model import NnpModel, load_model, write_nnp
 from .passes import PassResult
 
@@ -65,3 +66,65 @@ def compare(a: ModelLike, b: ModelLike, **options):
     from .runtime.compare import compare_models
 
     return compare_models(load(a), load(b), **options)
+
+
+def extract(model, inputs, layers: Optional[Sequence[str]] = None, network: Optional[str] = None,
+            batch_size: int = 32, context: str = "cpu") -> Dict[str, object]:
+    """Outputs of the chosen functions (every function when ``layers`` is None) for ``inputs``, keyed by
+    stable name (``NAME:i`` for output i of a multi-output function).
+
+    ``model``: an .nnp path, a pretrained name, a loaded model, or a graph built in Python (an
+    ``nn.Variable`` output, or a list/dict of them). ``inputs``: a path (.npy/.npz/image/folder), one array
+    (one-input networks), a dict name -> array, or for a graph built in Python a dict ``nn.Variable`` ->
+    array.
+
+    Example::
+
+        x = nn.Variable((1, 3, 32, 32)); y = F.relu(PF.convolution(x, 8, (3, 3)))
+        acts = nnsurgeon.extract(y, {x: np.random.randn(4, 3, 32, 32)})
+    """
+    import numpy as np
+
+    from .runtime.data import ArraySource, open_source
+    from .runtime.extract import resolve_layers, run_layers
+    from .runtime.runner import Runner
+
+    m, inputs = _as_model(model, inputs)
+    net = m.network(network).name
+    shapes = Runner(m, net, context=context).input_shapes
+    if isinstance(inputs, str):
+        source = open_source(inputs, shapes)
+    else:
+        if not isinstance(inputs, dict):
+            if len(shapes) != 1:
+                raise NnsurgeonError(f"network '{net}' has inputs {', '.join(shapes)}: pass a dict name -> array")
+            inputs = {next(iter(shapes)): inputs}
+        source = ArraySource(inputs, shapes)
+    chosen = resolve_layers(m, net, list(layers or ()))
+    parts: Dict[str, list] = {}
+    for values in run_layers(m, net, chosen, source.batches(batch_size), context):
+        for k, v in values.items():
+            parts.setdefault(k, []).append(np.array(v, copy=True))
+    return {k: np.concatenate(v) for k, v in parts.items()}
+
+
+def _as_model(model, inputs):
+    """(NnpModel, inputs): a graph built in Python becomes a one-network model named 'network' whose inputs
+    are the ``nn.Variable`` keys of ``inputs``, renamed input0, input1, ..."""
+    if isinstance(model, (str, NnpModel)):
+        return load(model), inputs
+    import nnabla as nn
+
+    from .model.reader import model_from_proto
+
+    outputs = model if isinstance(model, (list, tuple)) else list(model.values()) if isinstance(model, dict) \
+        else [model]
+    if not all(isinstance(o, nn.Variable) for o in outputs):
+        raise NnsurgeonError("model must be a path, a pretrained name, a loaded model or nn.Variable output(s)")
+    if not isinstance(inputs, dict) or not all(isinstance(k, nn.Variable) for k in inputs):
+        raise NnsurgeonError("for a graph built in Python, pass inputs as a dict {nn.Variable: array}")
+    names = {f"input{i}": v for i, v in enumerate(inputs)}
+    graph = nn.graph_def.create_graph_from_variable("network", outputs, names=names)
+    proto = graph.as_proto(include_parameter=True)
+    return model_from_proto(proto, "<graph built in Python>"), {
+        name: inputs[v] for name, v in names.items()}

@@ -69,10 +69,7 @@ def _parse_members(path, members) -> NnpModel:
                 layout.definition = layout.definition or name
             if len(message.parameter):
                 layout.parameters = layout.parameters or name
-                for p in message.parameter:
-                    params[p.variable_name] = Parameter(
-                        np.array(p.data, dtype=np.float32).reshape(tuple(p.shape.dim)), bool(p.need_grad))
-                message.ClearField("parameter")
+                params.update(take_parameters(message))
             combined.MergeFrom(message)
         elif ext == ".h5":
             layout.parameters = layout.parameters or name
@@ -84,6 +81,26 @@ def _parse_members(path, members) -> NnpModel:
             f"{path}: no network definition inside (no .nntxt, .prototxt or .protobuf member with a network); "
             "is this an .nnp exported by NNabla or Neural Network Console?")
     return NnpModel(combined, params, layout, extras, version, source=path)
+
+
+def take_parameters(message) -> "OrderedDict[str, Parameter]":
+    """Move the ``parameter`` entries of an ``NNablaProtoBuf`` out into arrays (float32, as stored)."""
+    params = OrderedDict((p.variable_name, Parameter(
+        np.array(p.data, dtype=np.float32).reshape(tuple(p.shape.dim)), bool(p.need_grad)))
+        for p in message.parameter)
+    message.ClearField("parameter")
+    return params
+
+
+def model_from_proto(message, source: str) -> NnpModel:
+    """An :class:`NnpModel` from an in-memory ``NNablaProtoBuf`` (e.g. a graph built in Python), with
+    NNabla's default layout (network.nntxt + parameter.h5) for saving."""
+    from nnabla.utils.nnp_format import nnp_version
+
+    params = take_parameters(message)
+    layout = Layout(members=["nnp_version.txt", "network.nntxt", "parameter.h5"], definition="network.nntxt",
+                    parameters="parameter.h5")
+    return NnpModel(message, params, layout, {}, nnp_version() + "\n", source)
 
 
 def _parse_proto(path, name, data, ext):

@@ -39,7 +39,7 @@ class DataSource:
     def _arrays(self, path: str, check: bool = False) -> Tuple[Dict[str, np.ndarray], int]:
         try:
             if path.endswith(".npy"):
-                arr = np.load(path, mmap_mode="r", allow_pickle=False)
+                arr = _NpyRows(path)
                 if len(self.shapes) != 1:
                     raise DataError(
                         f"{path}: a bare array feeds one-input networks only; this network has inputs "
@@ -109,6 +109,30 @@ class DataSource:
             yield batch
 
 
+class _NpyRows:
+    """A .npy file read a slice of rows at a time with plain reads, so memory (RSS) stays bounded however
+    many samples the file holds (a memory map would keep every page it touched resident)."""
+
+    def __init__(self, path: str):
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+                np.lib.format.read_array_header_2_0
+            shape, fortran, dtype = read_header(f)
+            self.offset = f.tell()
+        if fortran or dtype.hasobject or len(shape) == 0:
+            raise DataError(f"{path}: give a C-order numeric array with a batch dimension (as np.save writes it)")
+        self.path, self.shape, self.dtype = path, tuple(shape), dtype
+        self.row = int(np.prod(self.shape[1:], dtype=np.int64)) if len(self.shape) > 1 else 1
+
+    def __getitem__(self, rows: slice) -> np.ndarray:
+        start, stop, _ = rows.indices(self.shape[0])
+        with open(self.path, "rb") as f:
+            f.seek(self.offset + start * self.row * self.dtype.itemsize)
+            data = np.fromfile(f, dtype=self.dtype, count=(stop - start) * self.row)
+        return data.reshape((stop - start,) + self.shape[1:])
+
+
 def _take(pending: List[Batch], n: int):
     merged = {k: np.concatenate([p[k] for p in pending]) for k in pending[0]}
     batch = {k: v[:n] for k, v in merged.items()}
@@ -123,3 +147,53 @@ def random_batches(shapes: Dict[str, Tuple[int, ...]], samples: int, batch_size:
     data = {k: rng.randn(samples, *s).astype(np.float32) for k, s in shapes.items()}
     for start in range(0, samples, batch_size):
         yield {k: v[start:start + batch_size] for k, v in data.items()}
+
+
+class RandomSource:
+    """``samples`` seeded standard-normal samples per input, with the same interface as :class:`DataSource`."""
+
+    def __init__(self, shapes: Dict[str, Tuple[int, ...]], samples: int = 1, seed: int = 0):
+        self.shapes, self.count, self.seed = shapes, samples, seed
+
+    def batches(self, batch_size: int, max_batches: Optional[int] = None) -> Iterator[Batch]:
+        for i, batch in enumerate(random_batches(self.shapes, self.count, batch_size, self.seed)):
+            if max_batches is not None and i >= max_batches:
+                return
+            yield batch
+
+
+class ArraySource:
+    """In-memory arrays keyed by input name, checked like files are."""
+
+    def __init__(self, arrays: Dict[str, np.ndarray], shapes: Dict[str, Tuple[int, ...]]):
+        for name in shapes:
+            if name not in arrays:
+                raise DataError(f"no array for network input '{name}'; inputs: {', '.join(shapes)}")
+        for name, arr in arrays.items():
+            if name not in shapes:
+                raise DataError(f"'{name}' is not a network input; inputs: {', '.join(shapes)}")
+            if tuple(np.shape(arr)[1:]) != tuple(shapes[name]):
+                raise DataError(f"array '{name}' has shape {np.shape(arr)}; the input takes (N, "
+                                f"{', '.join(map(str, shapes[name]))})")
+        self.arrays = {k: np.asarray(v, dtype=np.float32) for k, v in arrays.items()}
+        self.count = len(next(iter(self.arrays.values())))
+
+    def batches(self, batch_size: int, max_batches: Optional[int] = None) -> Iterator[Batch]:
+        for i, start in enumerate(range(0, self.count, batch_size)):
+            if max_batches is not None and i >= max_batches:
+                return
+            yield {k: v[start:start + batch_size] for k, v in self.arrays.items()}
+
+
+def open_source(data: Optional[str], shapes: Dict[str, Tuple[int, ...]], random: bool = False, seed: int = 0,
+                samples: int = 1, size=None, scale: float = 1.0, mean=(), std=()):
+    """The data source for ``--input DATA`` (arrays, an image or a folder of images) or ``--random``."""
+    if random:
+        return RandomSource(shapes, samples, seed)
+    from .images import ImageSource, is_image_input
+
+    if data is None:
+        raise DataError("give --input DATA or --random")
+    if os.path.exists(data) and is_image_input(data):
+        return ImageSource(data, shapes, size, scale, mean, std)
+    return DataSource(data, shapes)
