@@ -8,6 +8,24 @@ from .common import model_argument, output_options, selector_options
 from .render import print_json, table
 
 
+def emit_option(f):
+    return click.option("--emit-recipe", "emit", default=None, metavar="FILE",
+                        help="Also write the equivalent recipe (nnsurgeon apply FILE MODEL -o OUT).")(f)
+
+
+def write_recipe(path, plan, model):
+    """Write ``plan`` as a recipe to ``path`` (atomically)."""
+    import tempfile
+
+    from ..recipe import plan_to_yaml
+
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(suffix=".yaml", dir=folder)
+    with os.fdopen(fd, "w") as f:
+        f.write(plan_to_yaml(plan, model=model))
+    os.replace(tmp, path)
+
+
 def _default_output(model: str, suffix: str) -> str:
     if model.startswith("nnabla.models:"):
         return model.split("/")[-1] + suffix
@@ -20,15 +38,20 @@ def _default_output(model: str, suffix: str) -> str:
 @click.option("-o", "--output", required=True, metavar="OUT.nnp", help="The new .nnp.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Set every network's batch size.")
 @output_options
-def convert(model, output, batch_size, force, network_format, param_format):
+@emit_option
+def convert(model, output, batch_size, force, network_format, param_format, emit):
     """Rewrite MODEL as OUT.nnp through nnsurgeon's saver.
 
     With no options this is a lossless round trip keeping the input's storage formats.
     """
     from ..plan import Plan, Step, run_plan
 
-    steps = [Step("set-batch-size", {"batch_size": batch_size})] if batch_size else []
+    steps = [Step("set-batch-size", {"batch-size": batch_size})] if batch_size else []
     run_plan(model, Plan(steps), output, network_format, param_format, force)
+    if emit:
+        if not steps:
+            raise click.UsageError("--emit-recipe needs a step: convert without --batch-size changes nothing")
+        write_recipe(emit, Plan(steps), model)
     click.echo(f"wrote {output}", err=True)
 
 
@@ -53,8 +76,9 @@ def convert(model, output, batch_size, force, network_format, param_format):
 @click.option("--dry-run", is_flag=True, help="Show what would be quantized; write nothing.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @output_options
+@emit_option
 def quantize(model, after, networks, names, exclude, allow_empty, output, bits, signed, ql_min, ql_max, calib,
-             calib_batches, batch_size, method, context, dry_run, fmt, force, network_format, param_format):
+             calib_batches, batch_size, method, context, dry_run, fmt, force, network_format, param_format, emit):
     """Insert MinMaxQuantize after matching functions of MODEL and save a new .nnp."""
     from ..plan import Plan, Step, run_plan
 
@@ -62,16 +86,17 @@ def quantize(model, after, networks, names, exclude, allow_empty, output, bits, 
     if not after and not names:
         raise click.UsageError("say what to quantize: --after TYPES and/or --name GLOB")
     options = {"after": after, "names": split_list(names), "exclude": split_list(exclude),
-               "networks": split_list(networks), "bits": bits, "signed": signed, "ql_min": ql_min,
-               "ql_max": ql_max, "allow_empty": allow_empty}
+               "networks": split_list(networks), "bits": bits, "signed": signed, "ql-min": ql_min,
+               "ql-max": ql_max, "allow-empty": allow_empty}
     if calib:
-        from ..runtime.calibrate import Calibrator
-
-        options["calibrate"] = Calibrator(calib, batch_size=batch_size, max_batches=calib_batches,
-                                          method=method, context=context)
+        options.update({"calibrate": os.path.abspath(calib), "calib-batches": calib_batches,
+                        "batch-size": batch_size, "method": method, "context": context})
+    options = {k: v for k, v in options.items() if v is not None and v != [] and v is not False}
     output = output or _default_output(model, ".quantized.nnp")
-    results, _ = run_plan(model, Plan([Step("quantize", options)]), output, network_format, param_format,
-                          force, dry_run)
+    plan = Plan([Step("quantize", options)])
+    results, _, _ = run_plan(model, plan, output, network_format, param_format, force, dry_run)
+    if emit:
+        write_recipe(emit, plan, model)
     result = results[0]
     if fmt == "json":
         print_json({"output": None if dry_run else output, "summary": result.summary,

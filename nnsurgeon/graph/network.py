@@ -149,6 +149,61 @@ class Network:
         self.proto.function.extend(copies)
         self.refresh()
 
+    def redirect_uses(self, old: str, new: str) -> int:
+        """Every function input that reads ``old`` reads ``new`` instead; returns how many were changed."""
+        n = 0
+        for f, i in self.consumers(old):
+            f.input[i] = new
+            n += 1
+        self.refresh()
+        return n
+
+    def rename_variable(self, old: str, new: str) -> None:
+        """Rename a declared variable everywhere in this network (its declaration, producers, consumers)."""
+        self.variables[old].name = new
+        for f in self.proto.function:
+            for i, name in enumerate(f.input):
+                if name == old:
+                    f.input[i] = new
+            for i, name in enumerate(f.output):
+                if name == old:
+                    f.output[i] = new
+        self.refresh()
+
+    def remove_functions(self, names: Set[str]) -> None:
+        """Delete the functions called ``names`` (one pass over the list)."""
+        from nnabla.utils import nnabla_pb2
+
+        if not names:
+            return
+        kept = []
+        for f in self.proto.function:
+            if f.name not in names:
+                c = nnabla_pb2.Function()
+                c.CopyFrom(f)
+                kept.append(c)
+        del self.proto.function[:]
+        self.proto.function.extend(kept)
+        self.refresh()
+
+    def prune_variables(self) -> List[str]:
+        """Drop declared variables that no function reads or writes any more; return their names."""
+        from nnabla.utils import nnabla_pb2
+
+        used = {n for f in self.proto.function for n in list(f.input) + list(f.output)}
+        dropped = [v.name for v in self.proto.variable if v.name not in used]
+        if dropped:
+            kept = []
+            for v in self.proto.variable:
+                if v.name in used:
+                    c = nnabla_pb2.Variable()
+                    c.CopyFrom(v)
+                    kept.append(c)
+            del self.proto.variable[:]
+            self.proto.variable.extend(kept)
+            self.refresh()
+        return dropped
+
     def rename_output(self, function, index: int, new_name: str) -> str:
         """Make ``function``'s output ``index`` write to ``new_name`` instead; return the old name. Consumers
         and executors still name the old variable, which the caller gives a new producer."""
