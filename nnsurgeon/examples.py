@@ -75,8 +75,28 @@ def _zoo(F, PF, nn, batch):
     return {"x": x}, {"y": y}
 
 
+def classifier_body(F, PF, x, training_only: bool = True, activation=None, batch_norm: bool = True):
+    """The "classifier" example's graph on ``x`` (N, 1, 8, 8). ``training_only`` adds ImageAugmentation and
+    Dropout (what a deployment recipe strips); the tests build references with other settings."""
+    act = activation or F.relu
+    h = F.image_augmentation(x, shape=(1, 8, 8), seed=1) if training_only else x
+    h = PF.convolution(h, 8, (3, 3), pad=(1, 1), name="conv1", with_bias=False)
+    h = act(PF.batch_normalization(h, batch_stat=False, name="bn1") if batch_norm else h)
+    if training_only:
+        h = F.dropout(h, p=0.5, seed=3)
+    h = PF.convolution(h, 8, (3, 3), pad=(1, 1), name="conv2")
+    h = act(PF.batch_normalization(h, batch_stat=False, name="bn2") if batch_norm else h)
+    h = act(PF.affine(h, 32, name="fc1"))
+    return PF.affine(h, 10, name="fc2")
+
+
+def _classifier(F, PF, nn, batch):
+    x = nn.Variable((batch, 1, 8, 8))
+    return {"x": x}, {"y": classifier_body(F, PF, x)}
+
+
 ARCHITECTURES: Dict[str, Callable] = {"chain": _chain, "residual": _residual,
-                                      "multi-output": _multi_output, "zoo": _zoo}
+                                      "multi-output": _multi_output, "zoo": _zoo, "classifier": _classifier}
 
 
 def build_example(name: str, path: str, batch: int = 2, seed: int = 0, layout: str = "nntxt+h5") -> str:

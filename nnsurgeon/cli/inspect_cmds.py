@@ -87,7 +87,8 @@ def models(fmt):
 
 
 @click.command()
-@click.argument("name", type=click.Choice(["chain", "residual", "multi-output", "multi-network", "zoo"]))
+@click.argument("name", type=click.Choice(["chain", "residual", "multi-output", "multi-network", "zoo",
+                                          "classifier"]))
 @click.option("-o", "--output", required=True, metavar="OUT.nnp", help="Where to write the example.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=2, show_default=True)
 @click.option("--force", is_flag=True, help="Replace OUT if it exists.")

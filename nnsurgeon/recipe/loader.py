@@ -149,11 +149,12 @@ class _Validator:
     def types(self, node, names, where):
         from ..graph.functions import check_type
 
-        for name in spec.as_list(names):
+        items = node.value if isinstance(node, yaml.SequenceNode) else [node] * len(spec.as_list(names))
+        for name, item in zip(spec.as_list(names), items):
             try:
                 check_type(name)
             except NnsurgeonError as e:
-                raise self.error(node, f"{where}: {e}") from None
+                raise self.error(item, f"{where}: {e}") from None
 
     def recipe(self, node, data) -> Recipe:
         self.mapping(node, data, spec.TOP, "the recipe", required=(("version",), ("steps",)))

@@ -36,7 +36,7 @@ REQUIRED: Dict[str, Tuple[Tuple[str, ...], ...]] = {  # at least one of each tup
 TOP = {"version": "int", "model": "str", "networks": "names", "steps": "list", "expect": "mapping"}
 EXPECT = {"counts": "int-mapping", "network": "str", "compare": "mapping"}
 COMPARE = {"input": "path", "random": "bool", "seed": "int", "samples": "int", "atol": "number", "rtol": "number",
-           "batch-size": "int"}
+           "min-cosine": "number", "min-top1": "number", "batch-size": "int"}
 
 _CALIBRATION = ("calibrate", "calib-batches", "batch-size", "method", "context")
 
