@@ -54,3 +54,11 @@ def test_example_command_writes_a_model(tmp_path):
     r = run("example", "zoo", "-o", out)
     assert r.exit_code == 0 and out.exists()
     assert run("list-layers", out).exit_code == 0
+
+
+def test_readme_documents_every_command():
+    from nnsurgeon.cli import COMMANDS
+
+    readme = open(os.path.join(ROOT, "README.md")).read()
+    for name in COMMANDS:
+        assert f"nnsurgeon {name}" in readme, name
