@@ -29,10 +29,12 @@ class Runner:
         self.context = get_context(context) if isinstance(context, str) else context
         self.watch = list(watch)
         self._graphs: Dict[int, LiveNetwork] = {}
-        probe = self._graph(1)
-        self.input_shapes = {k: tuple(v.shape[1:]) for k, v in probe.inputs.items()}
-        self.output_names = list(probe.outputs)
-        missing = [w for w in self.watch + self.ranges if w not in probe.variables]
+        from ..graph.network import Network
+
+        net = Network(model.network(network), model.source)  # shapes as stored; no graph is built yet
+        self.input_shapes = {k: tuple(net.variables[k].shape.dim[1:]) for k in net.inputs}
+        self.output_names = net.outputs
+        missing = [w for w in self.watch + self.ranges if w not in net.variables]
         if missing:
             raise DataError(f"network '{self.network}' has no variable {', '.join(missing)}")
 
