@@ -136,3 +136,17 @@ def test_failed_write_leaves_nothing(examples, tmp_path, monkeypatch):
 def test_read_nnp_is_usable_on_bytes_written_by_nnabla(examples):
     m = read_nnp(examples[("chain", "protobuf")])
     assert m.layout.definition == m.layout.parameters == "network.protobuf"
+
+
+def test_loop_control_networks_are_refused_for_editing(examples, tmp_path):
+    m = read_nnp(examples[("chain", "nntxt+h5")])
+    m.network("Runtime").repeat_info.add(id="r", times=2)
+    from nnsurgeon.model import write_nnp
+
+    path = str(tmp_path / "loop.nnp")
+    write_nnp(m, path)
+    out = tmp_path / "out"
+    out.mkdir()
+    r = run("quantize", path, "--after", "ReLU", "-o", out / "q.nnp")
+    assert_user_error(r, "uses loop control", "cannot edit")
+    assert files_in(out) == []

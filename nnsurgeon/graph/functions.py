@@ -5,7 +5,7 @@ list through ``nnabla.utils.converter.utils.get_function_info`` (NNabla's functi
 """
 import difflib
 from functools import lru_cache
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Optional, Sequence
 
 from .._nnabla import nnabla_quiet
 from ..errors import SelectionError
@@ -23,10 +23,6 @@ def function_info() -> Dict[str, dict]:
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     categories = yaml.load(get_category_info_string(), Loader=loader)
     return {name: info for category in categories.values() for name, info in category.items()}
-
-
-def known_types() -> List[str]:
-    return list(function_info())
 
 
 def check_type(name: str, available: Optional[Sequence[str]] = None) -> str:

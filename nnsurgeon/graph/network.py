@@ -69,6 +69,16 @@ class Network:
     def uses_loop_control(self) -> bool:
         return any(f.type in _LOOP_CONTROL for f in self.proto.function) or len(self.proto.repeat_info) > 0
 
+    def require_plain(self, what: str) -> None:
+        """Refuse networks with loop control (RepeatStart, RecurrentInput, ...): NNabla expands them into
+        renamed copies when it builds them, so their functions have no single stable name to edit or read."""
+        if self.uses_loop_control():
+            from ..errors import SelectionError
+
+            raise SelectionError(
+                f"{self.source}: network '{self.name}' uses loop control (repeat/recurrent functions), which "
+                f"nnsurgeon cannot {what} yet; list-layers, info and convert work on it")
+
     def topological(self) -> List[object]:
         """Functions in an order where every producer comes before its consumers; file order among equals."""
         order = {id(f): i for i, f in enumerate(self.proto.function)}
@@ -132,21 +142,17 @@ class Network:
         """Insert new ``nnabla_pb2.Function`` messages, each list right after the function named by its key
         (file order keeps producers before their new consumers). One pass over the list, so inserting k
         functions into n costs O(n + k), not O(n k)."""
-        from nnabla.utils import nnabla_pb2
-
         if not placements:
             return
         ordered = []
         for f in self.proto.function:
             ordered.append(f)
             ordered.extend(placements.get(f.name, ()))
-        copies = []
-        for f in ordered:
-            c = nnabla_pb2.Function()
-            c.CopyFrom(f)
-            copies.append(c)
-        del self.proto.function[:]
-        self.proto.function.extend(copies)
+        self._set_functions(ordered)
+
+    def _set_functions(self, functions: List[object]) -> None:
+        """Make the network's function list ``functions`` (copied first: they may be its own messages)."""
+        _replace_messages(self.proto.function, functions)
         self.refresh()
 
     def redirect_uses(self, old: str, new: str) -> int:
@@ -172,35 +178,15 @@ class Network:
 
     def remove_functions(self, names: Set[str]) -> None:
         """Delete the functions called ``names`` (one pass over the list)."""
-        from nnabla.utils import nnabla_pb2
-
-        if not names:
-            return
-        kept = []
-        for f in self.proto.function:
-            if f.name not in names:
-                c = nnabla_pb2.Function()
-                c.CopyFrom(f)
-                kept.append(c)
-        del self.proto.function[:]
-        self.proto.function.extend(kept)
-        self.refresh()
+        if names:
+            self._set_functions([f for f in self.proto.function if f.name not in names])
 
     def prune_variables(self) -> List[str]:
         """Drop declared variables that no function reads or writes any more; return their names."""
-        from nnabla.utils import nnabla_pb2
-
         used = {n for f in self.proto.function for n in list(f.input) + list(f.output)}
         dropped = [v.name for v in self.proto.variable if v.name not in used]
         if dropped:
-            kept = []
-            for v in self.proto.variable:
-                if v.name in used:
-                    c = nnabla_pb2.Variable()
-                    c.CopyFrom(v)
-                    kept.append(c)
-            del self.proto.variable[:]
-            self.proto.variable.extend(kept)
+            _replace_messages(self.proto.variable, [v for v in self.proto.variable if v.name in used])
             self.refresh()
         return dropped
 
@@ -210,6 +196,18 @@ class Network:
         old = function.output[index]
         function.output[index] = new_name
         return old
+
+
+def _replace_messages(field, messages: List[object]) -> None:
+    """Set a repeated message field to copies of ``messages`` in one pass (protobuf has no cheap insert or
+    delete in the middle: rebuilding is O(n))."""
+    copies = []
+    for m in messages:
+        c = type(m)()
+        c.CopyFrom(m)
+        copies.append(c)
+    del field[:]
+    field.extend(copies)
 
 
 _LOOP_CONTROL = {"RepeatStart", "RepeatEnd", "RecurrentInput", "RecurrentOutput", "Delay"}

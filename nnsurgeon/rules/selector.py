@@ -55,6 +55,27 @@ def _name_matcher(pattern: str):
     return lambda name: fnmatch.fnmatchcase(name, pattern)
 
 
+def compile_selector(types: Sequence[str] = (), names: Sequence[str] = (), exclude: Sequence[str] = ()):
+    """A predicate ``f -> bool`` on ``nnabla_pb2.Function`` implementing the precedence rule above (types
+    are checked against NNabla's registry first)."""
+    for t in types:
+        check_type(t)
+    known = function_info()
+    exclude_types = {e for e in exclude if e in known}
+    exclude_names = [_name_matcher(e) for e in exclude if e not in known]
+    name_matchers = [_name_matcher(n) for n in names]
+    wanted = set(types)
+
+    def matches(f) -> bool:
+        if wanted and f.type not in wanted:
+            return False
+        if name_matchers and not any(m(f.name) for m in name_matchers):
+            return False
+        return not (f.type in exclude_types or any(m(f.name) for m in exclude_names))
+
+    return matches
+
+
 def select(model, selector: Selector, allow_empty: bool = False) -> Dict[str, List[object]]:
     """The selected ``nnabla_pb2.Function`` messages per network name, in topological order; networks with
     no match are left out. Raises :class:`SelectionError` when nothing matches, unless ``allow_empty``.
@@ -63,30 +84,20 @@ def select(model, selector: Selector, allow_empty: bool = False) -> Dict[str, Li
 
         select(model, Selector(types=["ReLU"], exclude=["fc*"]))
     """
-    for t in selector.types:
-        check_type(t)
-    known = function_info()
-    exclude_types = {e for e in selector.exclude if e in known}
-    exclude_names = [_name_matcher(e) for e in selector.exclude if e not in known]
-    name_matchers = [_name_matcher(n) for n in selector.names]
+    matches = compile_selector(selector.types, selector.names, selector.exclude)
     networks = selector.networks or model.network_names
     for n in networks:
         model.network(n)  # unknown network -> SelectionError listing the real ones
-    types = set(selector.types)
     result: Dict[str, List[object]] = {}
     present = set()
     for net_name in networks:
         net = Network(model.network(net_name), model.source)
+        net.require_plain("edit")
         chosen = []
         for f in net.topological():
             present.add(f.type)
-            if types and f.type not in types:
-                continue
-            if name_matchers and not any(m(f.name) for m in name_matchers):
-                continue
-            if f.type in exclude_types or any(m(f.name) for m in exclude_names):
-                continue
-            chosen.append(f)
+            if matches(f):
+                chosen.append(f)
         if chosen:
             result[net_name] = chosen
     if not result and not allow_empty:

@@ -5,7 +5,6 @@ key per output, ``NAME:0``, ``NAME:1``, ... Residual forks give each output once
 not consumers.
 """
 import difflib
-import fnmatch
 import json
 import os
 import shutil
@@ -17,7 +16,6 @@ from typing import Dict, Iterable, Iterator, List, Optional, Sequence
 import numpy as np
 
 from ..errors import OutputError, SelectionError
-from ..graph.functions import function_info
 from ..graph.network import Network
 from .runner import Runner
 
@@ -36,10 +34,10 @@ def resolve_layers(model, network: str, layers: Sequence[str] = (), types: Seque
                    exclude: Sequence[str] = ()) -> List[Layer]:
     """The layers to extract, in forward order. ``layers`` are stable names or globs (``re:`` for regex);
     none means every function. A plain name that matches nothing is an error with the closest name."""
-    from ..graph.functions import check_type
-    from ..rules.selector import _name_matcher
+    from ..rules.selector import compile_selector
 
     net = Network(model.network(network), model.source)
+    net.require_plain("extract from")
     functions = net.topological()
     names = [f.name for f in functions]
     for pattern in layers:
@@ -51,21 +49,13 @@ def resolve_layers(model, network: str, layers: Sequence[str] = (), types: Seque
             hint = f"; did you mean '{close[0]}'?" if close else ""
             raise SelectionError(f"network '{network}' has no layer '{pattern}'{hint} "
                                  f"See 'nnsurgeon list-layers {model.source} --network {network}'")
-    for t in types:
-        check_type(t)
-    known = function_info()
-    matchers = [_name_matcher(p.rsplit(":", 1)[0] if ":" in p and not p.startswith("re:") else p) for p in layers]
-    ex_types = {e for e in exclude if e in known}
-    ex_names = [_name_matcher(e) for e in exclude if e not in known]
     wanted_outputs = {p.rsplit(":", 1)[0]: int(p.rsplit(":", 1)[1]) for p in layers
                       if ":" in p and not p.startswith("re:") and p.rsplit(":", 1)[1].isdigit()}
+    patterns = [p.rsplit(":", 1)[0] if p.rsplit(":", 1)[0] in wanted_outputs else p for p in layers]
+    matches = compile_selector(types, patterns, exclude)
     chosen = []
     for f in functions:
-        if types and f.type not in types:
-            continue
-        if matchers and not any(m(f.name) for m in matchers):
-            continue
-        if f.type in ex_types or any(m(f.name) for m in ex_names):
+        if not matches(f):
             continue
         for i, y in enumerate(f.output):
             if f.name in wanted_outputs and wanted_outputs[f.name] != i:
@@ -196,10 +186,6 @@ def _check_target(path: str, force: bool, folder: bool) -> None:
         raise OutputError(f"{path}: already exists; choose another path or add --force to replace it")
     if os.path.exists(path) and folder != os.path.isdir(path):
         raise OutputError(f"{path}: exists and is a {'file' if folder else 'folder'}; choose another path")
-
-
-def match_any(name: str, patterns: Sequence[str]) -> bool:
-    return any(fnmatch.fnmatchcase(name, p) for p in patterns)
 
 
 def extract_to(model, network: Optional[str], layers: List[Layer], source, output: str, batch_size: int = 32,
