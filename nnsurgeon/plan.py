@@ -65,7 +65,7 @@ def run_plan(model_spec: str, plan: Plan, output: Optional[str], network_format:
     if output and not dry_run:
         check_output_path(output, model_spec, force)
     model = load_model(model_spec)
-    original = load_model(model_spec) if expect and expect.get("compare") and not dry_run else None
+    original = model.copy() if expect and expect.get("compare") and not dry_run else None
     results = plan.apply(model, dry_run=dry_run)
     checks = []
     if expect and not dry_run:

@@ -74,7 +74,8 @@ class NnpModel:
         return int(sum(p.data.nbytes for p in self.parameters.values()))
 
     def copy(self) -> "NnpModel":
-        """A deep copy of the definition and the parameter dict (arrays shared until replaced)."""
+        """A copy to edit while keeping this one: the definition is copied, parameter arrays are shared (passes
+        replace arrays, never write into them)."""
         from nnabla.utils import nnabla_pb2
 
         proto = nnabla_pb2.NNablaProtoBuf()
