@@ -62,3 +62,19 @@ def test_readme_documents_every_command():
     readme = open(os.path.join(ROOT, "README.md")).read()
     for name in COMMANDS:
         assert f"nnsurgeon {name}" in readme, name
+
+
+def test_missing_context_extension_is_one_error_line(examples, tmp_path):
+    from .conftest import assert_user_error
+
+    np_path = tmp_path / "x.npy"
+    import numpy as np
+
+    np.save(np_path, np.zeros((2, 1, 8, 8), np.float32))
+    for args in (["compare", examples[("chain", "nntxt+h5")], examples[("chain", "nntxt+h5")], "--random"],
+                 ["quantize", examples[("chain", "nntxt+h5")], "--after", "ReLU", "--calibrate", np_path,
+                  "-o", tmp_path / "q.nnp"],
+                 ["extract", examples[("chain", "nntxt+h5")], "--random", "-o", tmp_path / "a.npz"]):
+        r = run(*args, "--context", "cudnn")
+        assert_user_error(r, "context 'cudnn' is not available", "--context cpu")
+    assert not (tmp_path / "q.nnp").exists() and not (tmp_path / "a.npz").exists()

@@ -47,10 +47,10 @@ def convert(model, output, batch_size, force, network_format, param_format, emit
     from ..plan import Plan, Step, run_plan
 
     steps = [Step("set-batch-size", {"batch-size": batch_size})] if batch_size else []
+    if emit and not steps:
+        raise click.UsageError("--emit-recipe needs a step: convert without --batch-size changes nothing")
     run_plan(model, Plan(steps), output, network_format, param_format, force)
     if emit:
-        if not steps:
-            raise click.UsageError("--emit-recipe needs a step: convert without --batch-size changes nothing")
         write_recipe(emit, Plan(steps), model)
     click.echo(f"wrote {output}", err=True)
 
