@@ -1,4 +1,4 @@
-# `make demo`: set up .venv, build the built-in example model, list its layers and quantize it.
+# `make demo`: set up .venv, build the built-in example model, list its layers, quantize it and compare.
 # `make test`: set up .venv if needed, then run ruff and the whole test suite.
 VENV := .venv
 BIN := $(VENV)/bin
@@ -15,6 +15,7 @@ demo: setup
 	$(BIN)/nnsurgeon list-layers $(DEMO)/example.nnp
 	$(BIN)/nnsurgeon quantize $(DEMO)/example.nnp --after ReLU,Affine -o $(DEMO)/example.q.nnp --force
 	$(BIN)/nnsurgeon list-layers $(DEMO)/example.q.nnp --type MinMaxQuantize
+	$(BIN)/nnsurgeon compare $(DEMO)/example.nnp $(DEMO)/example.q.nnp --random --samples 16
 
 lint: setup
 	$(BIN)/ruff check nnsurgeon tests bench
