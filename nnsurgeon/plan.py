@@ -11,6 +11,7 @@ from typing import Dict, List, Optional
 from .errors import NnsurgeonError
 from .model import check_output_path, load_model, write_nnp
 from .passes import PASSES, PassResult
+from .passes.options import to_kwargs
 
 
 @dataclass
@@ -37,8 +38,6 @@ class Plan:
 
     def apply(self, model, dry_run: bool = False) -> List[PassResult]:
         """Run every step on ``model`` in place; a failing step is named in the error."""
-        from .recipe.spec import to_kwargs
-
         results = []
         for number, step in enumerate(self.steps, 1):
             if step.name not in PASSES:
