@@ -44,6 +44,12 @@ class Group(click.Group):
         except NnsurgeonError as e:
             click.echo(f"Error: {e}", err=True)
             ctx.exit(e.exit_code)
+        except BrokenPipeError:  # output piped into `head` and the like: stop quietly, as Unix tools do
+            import os
+
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            ctx.exit(141)
         except KeyboardInterrupt:
             click.echo("Error: interrupted; nothing was written", err=True)
             ctx.exit(130)
