@@ -44,11 +44,7 @@ class Plan:
                 raise NnsurgeonError(f"unknown step '{step.name}'; known steps: {', '.join(sorted(PASSES))}")
             try:
                 kwargs = to_kwargs(step.name, step.options, self.base_dir, self.default_networks)
-                if step.name != "set-batch-size":
-                    kwargs["dry_run"] = dry_run
-                if dry_run and step.name == "set-batch-size":
-                    continue
-                results.append(PASSES[step.name](model, **kwargs))
+                results.append(PASSES[step.name](model, dry_run=dry_run, **kwargs))
             except NnsurgeonError as e:
                 if len(self.steps) > 1:
                     raise type(e)(f"step {number} ({step.name}): {e}") from None

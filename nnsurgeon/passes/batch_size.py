@@ -5,7 +5,8 @@ from ..errors import SelectionError
 from .base import PassResult
 
 
-def set_batch_size(model, batch_size: int, networks: Optional[Sequence[str]] = None) -> PassResult:
+def set_batch_size(model, batch_size: int, networks: Optional[Sequence[str]] = None,
+                   dry_run: bool = False) -> PassResult:
     """Set ``batch_size`` on ``networks`` (all when None): the network's batch size, and the first dimension
     of buffer variables that carried the old batch size. ``-1`` dimensions stay placeholders, which NNabla
     fills with the network's batch size when it loads the file."""
@@ -17,6 +18,9 @@ def set_batch_size(model, batch_size: int, networks: Optional[Sequence[str]] = N
         old = net.batch_size
         if old == batch_size:
             continue
+        if dry_run:
+            result.records.append({"network": name, "from": old, "to": batch_size})
+            continue
         net.batch_size = batch_size
         changed_vars = 0
         for v in net.variable:
@@ -25,5 +29,5 @@ def set_batch_size(model, batch_size: int, networks: Optional[Sequence[str]] = N
                 changed_vars += 1
         result.changed = True
         result.records.append({"network": name, "from": old, "to": batch_size, "variables": changed_vars})
-    result.summary = f"batch size {batch_size} set on {len(result.records)} network(s)"
+    result.summary = f"{'would set' if dry_run else 'set'} batch size {batch_size} on {len(result.records)} network(s)"
     return result
