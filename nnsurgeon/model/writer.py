@@ -87,8 +87,10 @@ def _render_members(model: NnpModel, network_format, param_format) -> "OrderedDi
             order.append(parameters)
         elif name not in skip:
             order.append(name)
+    if layout.parameters is None and not model.parameters and param_format is None:
+        parameters = None  # a file without parameters stays without a parameter member
     for needed in (version_member, definition, parameters):
-        if needed not in order:
+        if needed is not None and needed not in order:
             order.append(needed)
     for name in order:
         if name in rendered:
