@@ -26,6 +26,7 @@ _API = {
     "quantize": ("nnsurgeon.api", "quantize"),
     "compare": ("nnsurgeon.api", "compare"),
     "extract": ("nnsurgeon.api", "extract"),
+    "quantize_graph": ("nnsurgeon.api", "quantize_graph"),
     "NnsurgeonError": ("nnsurgeon.errors", "NnsurgeonError"),
 }
 

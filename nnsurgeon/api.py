@@ -128,3 +128,11 @@ def _as_model(model, inputs):
     proto = graph.as_proto(include_parameter=True)
     return model_from_proto(proto, "<graph built in Python>"), {
         name: inputs[v] for name, v in names.items()}
+
+
+def quantize_graph(outputs, after: Sequence[str], **options) -> List[Dict]:
+    """Insert MinMaxQuantize into a graph built in Python, in place (rebuild + ``rewire_on``; see
+    :func:`nnsurgeon.graph.live_rewrite.quantize_graph`)."""
+    from .graph.live_rewrite import quantize_graph as run
+
+    return run(outputs, after, **options)
