@@ -72,7 +72,7 @@ steps = st.one_of(
 )
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=100, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 @given(ops=st.lists(st.sampled_from(OPS), min_size=1, max_size=6),
        picks=st.lists(st.integers(0, 50), min_size=12, max_size=12),
        recipe=st.lists(steps, min_size=1, max_size=3))

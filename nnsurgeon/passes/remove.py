@@ -35,7 +35,8 @@ def remove(model, types: Sequence[str] = (), names: Sequence[str] = (), exclude:
     for net_name, functions in selection.items():
         net = Network(model.network(net_name), model.source)
         referenced = referenced_variables(model, net_name)
-        for f in functions:
+        for selected in functions:
+            f = net.functions[selected.name]  # earlier removals rebuilt the list: use the current message
             if len(f.output) != 1 or not len(f.input):
                 raise SelectionError(f"remove: {net_name}/{f.name} ({f.type}) has {len(f.input)} inputs and "
                                      f"{len(f.output)} outputs; only one-output functions with an input can be removed")

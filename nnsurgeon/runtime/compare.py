@@ -55,21 +55,20 @@ def compare_models(a, b, data: Optional[str] = None, random: bool = False, seed:
     name_a = a.network(network).name
     if name_a not in b.network_names:
         raise DataError(f"{b.source}: has no network '{name_a}' (it has {', '.join(b.network_names)}); use --network")
-    probe_a = Runner(a, name_a, context=context)
-    probe_b = Runner(b, name_a, context=context)
-    if probe_a.input_shapes != probe_b.input_shapes:
-        raise DataError(f"the models' inputs differ: {probe_a.input_shapes} vs {probe_b.input_shapes}")
-    outputs = [o for o in probe_a.output_names if o in probe_b.output_names]
+    from ..graph.network import Network
+
+    na, nb = Network(a.network(name_a), a.source), Network(b.network(name_a), b.source)
+    shapes_a = {k: tuple(na.variables[k].shape.dim[1:]) for k in na.inputs}
+    shapes_b = {k: tuple(nb.variables[k].shape.dim[1:]) for k in nb.inputs}
+    if shapes_a != shapes_b:
+        raise DataError(f"the models' inputs differ: {shapes_a} vs {shapes_b}")
+    outputs = [o for o in na.outputs if o in nb.outputs]
     if not outputs:
         raise DataError("the models have no output name in common; compare needs outputs of the same name")
     layers = []
     if per_layer:
-        from ..graph.network import Network
-
-        na, nb = Network(a.network(name_a)), Network(b.network(name_a))
         for f in na.topological():
-            g = nb.functions.get(f.name)
-            if g is None:
+            if f.name not in nb.functions:
                 continue
             for y in f.output:
                 if y in nb.variables and y not in outputs and nb.producer(y) is not None:
