@@ -33,17 +33,14 @@ def list_layers(model: ModelLike, network: Optional[str] = None, types: Sequence
 
         [r["name"] for r in nnsurgeon.list_layers("m.nnp", types=["ReLU"])]
     """
-    from .graph.functions import check_type
-    from .graph.layers import layer_rows
-    from .rules.selector import _name_matcher
+    from types import SimpleNamespace
 
-    m = load(model)
-    for t in types:
-        check_type(t)
-    matchers = [_name_matcher(n) for n in names]
-    rows = layer_rows(m, network, batch_size)
-    return [r for r in rows if (not types or r["type"] in types) and
-            (not matchers or any(mt(r["name"]) for mt in matchers))]
+    from .graph.layers import layer_rows
+    from .rules.selector import compile_selector
+
+    matches = compile_selector(types, names)
+    rows = layer_rows(load(model), network, batch_size)
+    return [r for r in rows if matches(SimpleNamespace(type=r["type"], name=r["name"]))]
 
 
 def info(model: ModelLike) -> Dict:

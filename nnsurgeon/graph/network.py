@@ -61,6 +61,10 @@ class Network:
         return [v.name for v in self.proto.variable
                 if v.type != "Parameter" and v.name not in self._producer and v.name in self._consumers]
 
+    def input_shapes(self) -> Dict[str, Tuple[int, ...]]:
+        """Each network input's shape as stored, without the batch dimension."""
+        return {k: tuple(self.variables[k].shape.dim[1:]) for k in self.inputs}
+
     @property
     def outputs(self) -> List[str]:
         """Network outputs as NNabla sees them: variables some function produces and none reads."""

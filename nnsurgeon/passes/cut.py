@@ -8,7 +8,6 @@ cut another network, or remove that optimizer's network first.
 from typing import Sequence
 
 from ..errors import SelectionError
-from ..graph.network import Network
 from ..rules import Selector, select
 from .base import PassResult
 from .common import drop_parameters_no_longer_used, references, used_parameters
@@ -27,8 +26,7 @@ def cut(model, names: Sequence[str] = (), types: Sequence[str] = (), exclude: Se
     selection = select(model, Selector(list(types), list(names), list(exclude), list(networks)), allow_empty)
     result = PassResult("cut")
     before = used_parameters(model)
-    for net_name, chosen in selection.items():
-        net = Network(model.network(net_name), model.source)
+    for net_name, (net, chosen) in selection.items():
         outputs = [y for f in chosen for y in f.output]
         needed, stack = set(), list(outputs)
         keep = set()

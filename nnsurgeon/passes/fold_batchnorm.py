@@ -38,8 +38,7 @@ def fold_batchnorm(model, names: Sequence[str] = (), exclude: Sequence[str] = ()
                        allow_empty)
     result = PassResult("fold-batchnorm")
     before = used_parameters(model)
-    for net_name, bns in selection.items():
-        net = Network(model.network(net_name), model.source)
+    for net_name, (net, bns) in selection.items():
         taken = set(model.parameters) | net.taken_names()
         removed = set()
         for bn in bns:

@@ -51,8 +51,6 @@ def to_kwargs(step: str, options: Dict, base_dir: str = ".", default_networks=()
         if step == "quantize" and key in _CALIBRATION:
             continue
         name = key.replace("-", "_")
-        if step == "quantize" and key == "after":
-            name = "after"
         kwargs[name] = as_list(value) if kind == "names" else value
     if "networks" in kinds and not kwargs.get("networks") and default_networks:
         kwargs["networks"] = list(default_networks)

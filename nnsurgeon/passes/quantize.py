@@ -62,8 +62,7 @@ def quantize(model, after: Sequence[str] = (), names: Sequence[str] = (), exclud
     selection = select(model, Selector(list(after), list(names), list(exclude), list(networks)), allow_empty)
     result = PassResult("quantize")
     plans = {}
-    for net_name, functions in selection.items():
-        net = Network(model.network(net_name), model.source)
+    for net_name, (net, functions) in selection.items():
         targets = []
         for f in functions:
             for i, y in enumerate(f.output):
@@ -74,9 +73,9 @@ def quantize(model, after: Sequence[str] = (), names: Sequence[str] = (), exclud
                 targets.append((f, i, y, consumers))
         plans[net_name] = (net, targets)
     if dry_run:
-        for net_name, (net, targets) in plans.items():
+        for net_name, (_net, targets) in plans.items():
             for f, _i, y, consumers in targets:
-                result.records.append(_record(net_name, f, y, consumers, None, net))
+                result.records.append(_record(net_name, f, y, consumers, None))
         result.summary = f"would insert {len(result.records)} quantizer(s) (dry run, nothing written)"
         return result
     ranges: Ranges = {}
@@ -94,7 +93,7 @@ def quantize(model, after: Sequence[str] = (), names: Sequence[str] = (), exclud
     return result
 
 
-def _record(net_name, f, y, consumers, rng, net):
+def _record(net_name, f, y, consumers, rng):
     return {"network": net_name, "after": f.name, "type": f.type, "output": y,
             "consumers": [c.name for c, _ in consumers],
             "network_output": not consumers,
@@ -124,5 +123,5 @@ def _rewrite(model, net: Network, targets, lo, hi, ranges: Ranges, decay, result
         args = {"x_min_max": rng is None, "ema": rng is not None, "decay": decay}
         q = make_function(qname, "MinMaxQuantize", [float_name] + param_names, [y], args)
         placements.setdefault(f.name, []).append(q)
-        result.records.append(_record(net.name, f, y, consumers, rng, net))
+        result.records.append(_record(net.name, f, y, consumers, rng))
     net.insert_functions(placements)

@@ -32,8 +32,7 @@ def remove(model, types: Sequence[str] = (), names: Sequence[str] = (), exclude:
     selection = select(model, Selector(list(types), list(names), list(exclude), list(networks)), allow_empty)
     result = PassResult("remove")
     before = used_parameters(model)
-    for net_name, functions in selection.items():
-        net = Network(model.network(net_name), model.source)
+    for net_name, (net, functions) in selection.items():
         referenced = referenced_variables(model, net_name)
         for selected in functions:
             f = net.functions[selected.name]  # earlier removals rebuilt the list: use the current message

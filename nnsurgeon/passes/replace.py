@@ -6,7 +6,6 @@ from typing import Dict, Optional, Sequence
 
 from ..errors import SelectionError
 from ..graph.functions import check_type, function_args, function_info, make_function
-from ..graph.network import Network
 from ..rules import Selector, select
 from .base import PassResult
 
@@ -35,8 +34,7 @@ def replace(model, types: Sequence[str] = (), names: Sequence[str] = (), exclude
         check_type(to)
     selection = select(model, Selector(list(types), list(names), list(exclude), list(networks)), allow_empty)
     result = PassResult("replace")
-    for net_name, functions in selection.items():
-        net = Network(model.network(net_name), model.source)
+    for net_name, (net, functions) in selection.items():
         for f in functions:
             new_type = to or f.type
             lo, hi = _input_range(new_type)

@@ -8,7 +8,7 @@ otherwise it is a name pattern.
 import fnmatch
 import re
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from ..errors import SelectionError
 from ..graph.functions import check_type, function_info
@@ -76,9 +76,10 @@ def compile_selector(types: Sequence[str] = (), names: Sequence[str] = (), exclu
     return matches
 
 
-def select(model, selector: Selector, allow_empty: bool = False) -> Dict[str, List[object]]:
-    """The selected ``nnabla_pb2.Function`` messages per network name, in topological order; networks with
-    no match are left out. Raises :class:`SelectionError` when nothing matches, unless ``allow_empty``.
+def select(model, selector: Selector, allow_empty: bool = False) -> Dict[str, Tuple[Network, List[object]]]:
+    """Per network name, the :class:`Network` view and its selected ``nnabla_pb2.Function`` messages in
+    topological order; networks with no match are left out. Raises :class:`SelectionError` when nothing
+    matches, unless ``allow_empty``. Passes edit through the returned view.
 
     Example::
 
@@ -88,7 +89,7 @@ def select(model, selector: Selector, allow_empty: bool = False) -> Dict[str, Li
     networks = selector.networks or model.network_names
     for n in networks:
         model.network(n)  # unknown network -> SelectionError listing the real ones
-    result: Dict[str, List[object]] = {}
+    result: Dict[str, Tuple[Network, List[object]]] = {}
     present = set()
     for net_name in networks:
         net = Network(model.network(net_name), model.source)
@@ -99,7 +100,7 @@ def select(model, selector: Selector, allow_empty: bool = False) -> Dict[str, Li
             if matches(f):
                 chosen.append(f)
         if chosen:
-            result[net_name] = chosen
+            result[net_name] = (net, chosen)
     if not result and not allow_empty:
         where = f"network {', '.join(networks)}" if selector.networks else f"{model.source}"
         raise SelectionError(

@@ -58,8 +58,7 @@ def compare_models(a, b, data: Optional[str] = None, random: bool = False, seed:
     from ..graph.network import Network
 
     na, nb = Network(a.network(name_a), a.source), Network(b.network(name_a), b.source)
-    shapes_a = {k: tuple(na.variables[k].shape.dim[1:]) for k in na.inputs}
-    shapes_b = {k: tuple(nb.variables[k].shape.dim[1:]) for k in nb.inputs}
+    shapes_a, shapes_b = na.input_shapes(), nb.input_shapes()
     if shapes_a != shapes_b:
         raise DataError(f"the models' inputs differ: {shapes_a} vs {shapes_b}")
     outputs = [o for o in na.outputs if o in nb.outputs]

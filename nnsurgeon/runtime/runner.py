@@ -32,7 +32,7 @@ class Runner:
         from ..graph.network import Network
 
         net = Network(model.network(network), model.source)  # shapes as stored; no graph is built yet
-        self.input_shapes = {k: tuple(net.variables[k].shape.dim[1:]) for k in net.inputs}
+        self.input_shapes = net.input_shapes()
         self.output_names = net.outputs
         missing = [w for w in self.watch + self.ranges if w not in net.variables]
         if missing:
