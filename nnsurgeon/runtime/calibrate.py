@@ -5,13 +5,13 @@ min and max, NNabla's MinMaxQuantize rule with its decay), ``percentile`` (mean 
 0.01th and 99.99th percentiles, which ignores rare outliers). Only running statistics are kept, so memory is
 flat in the number of samples.
 """
-import sys
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
 from ..errors import DataError
 from .data import DataSource
+from .progress import progress
 from .runner import Runner
 
 Ranges = Dict[Tuple[str, str], Tuple[float, float]]
@@ -51,7 +51,7 @@ class Calibrator:
             if self.max_batches:
                 total = min(total, self.max_batches)
             seen = 0
-            for batch in _progress(source.batches(self.batch_size, self.max_batches), total,
+            for batch in progress(source.batches(self.batch_size, self.max_batches), total,
                                    f"calibrating {network}", self.progress):
                 values = runner.run(batch, copy=False)
                 if in_graph:
@@ -97,12 +97,3 @@ class _Stat:
 
     def range(self) -> Tuple[float, float]:
         return float(self.lo), float(self.hi)
-
-
-def _progress(iterable, total, desc, enabled):
-    """A tqdm progress bar on stderr when stderr is a terminal; the plain iterable otherwise."""
-    if not (enabled and sys.stderr.isatty()):
-        return iterable
-    from tqdm import tqdm
-
-    return tqdm(iterable, total=total, desc=desc, unit="batch", file=sys.stderr, leave=False)

@@ -8,7 +8,6 @@ import difflib
 import json
 import os
 import shutil
-import sys
 import tempfile
 from dataclasses import dataclass
 from typing import Dict, Iterable, Iterator, List, Optional, Sequence
@@ -17,6 +16,7 @@ import numpy as np
 
 from ..errors import OutputError, SelectionError
 from ..graph.network import Network
+from .progress import progress
 from .runner import Runner
 
 
@@ -76,14 +76,6 @@ def run_layers(model, network: str, layers: List[Layer], batches: Iterable[Dict[
         yield {layer.key: values[layer.variable] for layer in layers}
 
 
-def progress(iterable, total, desc):
-    if not sys.stderr.isatty():
-        return iterable
-    from tqdm import tqdm
-
-    return tqdm(iterable, total=total, desc=desc, unit="batch", file=sys.stderr, leave=False)
-
-
 class NpzSink:
     """Collects everything in memory, then writes one .npz atomically (for small results)."""
 
@@ -116,7 +108,7 @@ class DirSink:
     def __init__(self, path: str, total: int, layers: List[Layer], force: bool = False):
         path = path.rstrip("/\\") or path
         _check_target(path, force, folder=True)
-        self.path, self.total, self.layers, self.force = path, total, layers, force
+        self.path, self.total, self.layers = path, total, layers
         parent = os.path.dirname(os.path.abspath(path))
         self.tmp = tempfile.mkdtemp(prefix="." + os.path.basename(path) + ".", dir=parent)
         self.files: Dict[str, object] = {}

@@ -51,8 +51,8 @@ def strip(v: np.ndarray, max_cells: int = 1024, cell=(32, 8)) -> np.ndarray:
     return out
 
 
-def write_featuremaps(values: Dict[str, np.ndarray], folder: str, sample: int = 0, max_channels: int = 64,
-                     layers_info: List[dict] = ()) -> List[dict]:
+def write_featuremaps(values: Dict[str, np.ndarray], folder: str, sample: int = 0,
+                     max_channels: int = 64) -> List[dict]:
     """Write one PNG per drawable layer and index.html into ``folder`` (which exists); return what was drawn."""
     from PIL import Image
 
