@@ -1,6 +1,7 @@
 """The command line: click only. Parses, calls the library, renders; the error boundary lives here.
 
-Exit codes: 0 success, 1 a check failed (compare thresholds, expectations), 2 bad input or usage.
+Exit codes: 0 success, 1 a check failed (compare thresholds, expectations), 2 bad input or usage,
+3 internal error, 130 interrupted (Ctrl-C; nothing written).
 """
 import sys
 
@@ -39,8 +40,16 @@ class Group(click.Group):
         return getattr(importlib.import_module(module), attr)
 
     def invoke(self, ctx):
+        from ..errors import dialect
+        from ..interrupt import install, interrupted
+
+        install()
         try:
-            return super().invoke(ctx)
+            with dialect("cli"):
+                result = super().invoke(ctx)
+            if interrupted():  # an interrupt Python swallowed somewhere: still stop with 130
+                raise KeyboardInterrupt
+            return result
         except NnsurgeonError as e:
             click.echo(f"Error: {e}", err=True)
             ctx.exit(e.exit_code)
@@ -56,7 +65,8 @@ class Group(click.Group):
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except MemoryError:
-            click.echo("Error: out of memory; use a smaller --batch-size", err=True)
+            click.echo("Error: out of memory; nothing was written (try a smaller batch size where the command "
+                       "has one)", err=True)
             ctx.exit(2)
         except Exception as e:  # our bug: one line, traceback only with -v
             if ctx.obj and ctx.obj.get("verbose"):

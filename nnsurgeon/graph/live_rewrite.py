@@ -34,7 +34,7 @@ def quantize_graph(outputs, after: Sequence[str], bits: int = 8, signed: bool = 
     import nnabla.parametric_functions as PF
     from nnabla.utils.load_function import _create_function_instance
 
-    from ..passes.quantize import levels
+    from .levels import levels
 
     lo, hi = levels(bits, signed, ql_min, ql_max)
     wanted = {check_type(t) for t in after}

@@ -55,9 +55,8 @@ def compare_models(a, b, data: Optional[str] = None, random: bool = False, seed:
     name_a = a.network(network).name
     if name_a not in b.network_names:
         raise DataError(f"{b.source}: has no network '{name_a}' (it has {', '.join(b.network_names)}); use --network")
-    from ..graph.network import Network
 
-    na, nb = Network(a.network(name_a), a.source), Network(b.network(name_a), b.source)
+    na, nb = a.view(name_a), b.view(name_a)
     shapes_a, shapes_b = na.input_shapes(), nb.input_shapes()
     if shapes_a != shapes_b:
         raise DataError(f"the models' inputs differ: {shapes_a} vs {shapes_b}")

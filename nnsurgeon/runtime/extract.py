@@ -15,7 +15,6 @@ from typing import Dict, Iterable, Iterator, List, Optional, Sequence
 import numpy as np
 
 from ..errors import OutputError, SelectionError
-from ..graph.network import Network
 from .progress import progress
 from .runner import Runner
 
@@ -36,7 +35,7 @@ def resolve_layers(model, network: str, layers: Sequence[str] = (), types: Seque
     none means every function. A plain name that matches nothing is an error with the closest name."""
     from ..rules.selector import compile_selector
 
-    net = Network(model.network(network), model.source)
+    net = model.view(network)
     net.require_plain("extract from")
     functions = net.topological()
     names = [f.name for f in functions]

@@ -29,9 +29,8 @@ class Runner:
         self.context = get_context(context) if isinstance(context, str) else context
         self.watch = list(watch)
         self._graphs: Dict[int, LiveNetwork] = {}
-        from ..graph.network import Network
 
-        net = Network(model.network(network), model.source)  # shapes as stored; no graph is built yet
+        net = model.view(network)  # shapes as stored; no graph is built yet
         self.input_shapes = net.input_shapes()
         self.output_names = net.outputs
         missing = [w for w in self.watch + self.ranges if w not in net.variables]
