@@ -5,7 +5,7 @@ from typing import Dict, Optional
 import numpy as np
 
 from ..errors import DataError
-from .data import DataSource, random_batches
+from .data import open_source
 from .runner import Runner
 
 
@@ -75,10 +75,7 @@ def compare_models(a, b, data: Optional[str] = None, random: bool = False, seed:
     run_a = Runner(a, name_a, watch=watch, context=context)
     run_b = Runner(b, name_a, watch=watch, context=context)
     stats = {w: _Diff() for w in watch}
-    if random:
-        batches = random_batches(run_a.input_shapes, samples, batch_size, seed)
-    else:
-        batches = DataSource(data, run_a.input_shapes).batches(batch_size)
+    batches = open_source(data, run_a.input_shapes, random, seed, samples).batches(batch_size)
     for batch in batches:
         va, vb = run_a.run(batch), run_b.run(batch)
         for w in watch:
