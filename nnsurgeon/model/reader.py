@@ -31,11 +31,14 @@ def read_nnp(path: str) -> NnpModel:
     try:
         with zipfile.ZipFile(path) as zf:
             members = [(info.filename, zf.read(info)) for info in zf.infolist() if not info.is_dir()]
+            compression = {info.filename: info.compress_type for info in zf.infolist()}
     except zipfile.BadZipFile as e:
         raise ModelError(f"{path}: not a valid .nnp (zip) file ({e}); re-export the model or check the download") from None
     except (zlib.error, EOFError, OSError) as e:
         raise ModelError(f"{path}: the zip is damaged or truncated ({e}); re-export the model or download it again") from None
-    return _parse_members(path, members)
+    model = _parse_members(path, members)
+    model.layout.compression = compression
+    return model
 
 
 def _check_file(path: str) -> None:
