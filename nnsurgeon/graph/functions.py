@@ -14,15 +14,20 @@ from ..errors import SelectionError
 
 @lru_cache(maxsize=1)
 def function_info() -> Dict[str, dict]:
-    """NNabla's description of every function type: inputs, arguments (with defaults), outputs."""
-    nnabla_quiet()
-    import yaml
-    from nnabla.utils.converter.utils import get_category_info_string
+    """NNabla's description of every function type: inputs, arguments (with defaults), outputs.
 
-    # NNabla's get_function_info() parses the same text with PyYAML's pure-Python loader (about 1.3 s);
-    # libyaml's safe loader reads it in a fraction of that. Plain dicts keep the file's order.
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    categories = yaml.load(get_category_info_string(), Loader=loader)
+    NNabla keeps it as a pickled table in its converter package (``functions.pkl``); its public
+    ``get_function_info()`` renders that table as YAML and parses it back (about 1.5 s on every command).
+    The table itself is read here (a few ms), through one of that module's public functions that loads it
+    (``get_api_level_info``), and copied into plain dicts so no caller can change NNabla's copy; the content
+    is the same (a test compares it with ``get_category_info_string``)."""
+    nnabla_quiet()
+    import json
+
+    from nnabla.utils.converter import utils
+
+    utils.get_api_level_info()  # loads NNabla's table
+    categories = json.loads(json.dumps(utils._nnabla_func_info))
     return {name: info for category in categories.values() for name, info in category.items()}
 
 
