@@ -11,24 +11,29 @@ from .._nnabla import nnabla_quiet
 from ..errors import ModelError
 
 
-def parameter_scope(model) -> "OrderedDict":
-    """An NNabla parameter scope holding the model's parameters as ``nn.Variable`` (built once per model)."""
+def parameter_scope(model, values: bool = True) -> "OrderedDict":
+    """An NNabla parameter scope holding the model's parameters as ``nn.Variable`` (built once per model).
+    ``values=False``: variables of the parameters' shapes with no data (nothing allocated or copied), enough
+    to build the graph and infer shapes, not to run it."""
     key = model.parameters_key()
-    cached = getattr(model, "_live_scope", None)
+    attr = "_live_scope" if values else "_shape_scope"
+    cached = getattr(model, attr, None)
     if cached is not None and cached[0] == key:
         return cached[1]
     nn = nnabla_quiet()
     scope = OrderedDict()
     with nn.parameter_scope("", scope):
         for name, p in model.parameters.items():
-            nn.parameter.set_parameter(name, nn.Variable.from_numpy_array(p.data, need_grad=p.need_grad))
-    model._live_scope = (key, scope)
+            nn.parameter.set_parameter(name, nn.Variable.from_numpy_array(p.data, need_grad=p.need_grad) if values
+                                       else nn.Variable(p.data.shape, need_grad=p.need_grad))
+    setattr(model, attr, (key, scope))
     return scope
 
 
 class LiveNetwork:
     """The live graph of network ``name``: ``inputs``, ``outputs`` and ``variables`` by name (``nn.Variable``),
     and ``functions``: NNabla's ProtoFunctions in forward order (name, type, args, inputs, outputs).
+    ``values=False`` builds it on parameters without data: a check that NNabla can build it, cheap.
 
     Example::
 
@@ -37,7 +42,8 @@ class LiveNetwork:
         live.outputs["y"].forward()
     """
 
-    def __init__(self, model, name: Optional[str] = None, batch_size: Optional[int] = None, context=None):
+    def __init__(self, model, name: Optional[str] = None, batch_size: Optional[int] = None, context=None,
+                 values: bool = True):
         nn = nnabla_quiet()
         from nnabla.core.graph_def import ProtoGraph, ProtoNetwork
         from nnabla.utils.nnp_graph import NnpNetwork
@@ -46,7 +52,7 @@ class LiveNetwork:
         if batch_size is not None:
             proto = _batch_as_placeholder(proto)
         self.name = proto.name
-        graph = ProtoGraph(parameter_scope=parameter_scope(model))
+        graph = ProtoGraph(parameter_scope=parameter_scope(model, values))
         ctx = context or nn.get_current_context()
         try:
             with nn.context_scope(ctx), nn.parameter_scope("", OrderedDict()):
