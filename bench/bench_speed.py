@@ -133,13 +133,12 @@ def extract_row(tmp, repeat, samples=4000, batch_size=100):
     layers = resolve_layers(m, "Runtime")
     runner = Runner(m, "Runtime", watch=[layer.variable for layer in layers])
     source = RandomSource(runner.input_shapes, samples, seed=0)
-    batches = list(source.batches(batch_size))
 
     def plain():
         folder = tempfile.mkdtemp(dir=tmp)
         files = {}
         live = runner._graph(batch_size)
-        for batch in batches:
+        for batch in source.batches(batch_size):  # the same inputs, drawn the same way
             for k, v in live.inputs.items():
                 v.d = batch[k]
             nn.forward_all(list(live.outputs.values()), clear_no_need_grad=True)
