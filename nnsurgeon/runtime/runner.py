@@ -29,6 +29,10 @@ class Runner:
         self.context = get_context(context) if isinstance(context, str) else context
         self.watch = list(watch)
         self._graphs: Dict[int, LiveNetwork] = {}
+        # static quantizers run as their bit-identical faster equivalent (runtime/fastquant.py)
+        from .fastquant import measurement_model
+
+        self.run_model = measurement_model(model, self.network)
 
         net = model.view(network)  # shapes as stored; no graph is built yet
         self.input_shapes = net.input_shapes()
@@ -41,7 +45,7 @@ class Runner:
         if batch_size not in self._graphs:
             if len(self._graphs) >= 3:  # keep at most a few sizes alive
                 self._graphs.pop(next(iter(self._graphs)))
-            live = LiveNetwork(self.model, self.network, batch_size=batch_size, context=self.context)
+            live = LiveNetwork(self.run_model, self.network, batch_size=batch_size, context=self.context)
             for name in self.watch:
                 live.variables[name].persistent = True
             if self.ranges:
