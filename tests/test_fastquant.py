@@ -42,3 +42,13 @@ def test_runs_equal_nnablas_minmaxquantize_bit_for_bit(examples, tmp_path, name,
 def test_models_without_static_quantizers_run_as_they_are(examples):
     model = load_model(examples[("residual", "nntxt+h5")])
     assert measurement_model(model, "Runtime") is model
+
+
+def test_runner_uses_the_equivalent_on_cpu(examples, tmp_path):
+    src = examples[("residual", "nntxt+h5")]
+    calib = tmp_path / "c.npy"
+    np.save(calib, np.random.RandomState(0).randn(8, 1, 8, 8).astype(np.float32))
+    out = tmp_path / "q.nnp"
+    assert run("quantize", src, "--after", "ReLU", "--calibrate", calib, "-o", out).exit_code == 0
+    runner = Runner(load_model(str(out)), "Runtime")
+    assert not any(f.type == "MinMaxQuantize" for f in runner.run_model.network("Runtime").function)

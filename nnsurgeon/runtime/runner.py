@@ -29,10 +29,12 @@ class Runner:
         self.context = get_context(context) if isinstance(context, str) else context
         self.watch = list(watch)
         self._graphs: Dict[int, LiveNetwork] = {}
-        # static quantizers run as their bit-identical faster equivalent (runtime/fastquant.py)
+        # static quantizers run as their bit-identical faster equivalent (runtime/fastquant.py); checked
+        # against NNabla's CPU kernels, so other backends run MinMaxQuantize itself
         from .fastquant import measurement_model
 
-        self.run_model = measurement_model(model, self.network)
+        on_cpu = all(str(b).startswith("cpu") for b in getattr(self.context, "backend", ["cpu"]))
+        self.run_model = measurement_model(model, self.network) if on_cpu else model
 
         net = model.view(network)  # shapes as stored; no graph is built yet
         self.input_shapes = net.input_shapes()
