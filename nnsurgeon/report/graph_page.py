@@ -11,7 +11,8 @@ pair), or a lone ``QuantizeLinear`` / ``DequantizeLinear``. A badge says the bit
 in the file; dynamic: each batch's min and max) and whether the scale is per channel.
 
 Large graphs: above :data:`COLLAPSE_ABOVE` function nodes the main view shows one node per group and each
-group opens on its own. Groups are name scopes: a function's scope is the scope of its first parameter
+group opens on its own. Groups are name scopes (consecutive scopes share a group when there are more
+than :data:`MAX_GROUPS`): a function's scope is the scope of its first parameter
 (``conv1/conv/W`` -> ``conv1``), else of its stable name, else that of the function producing its first input
 (so a ReLU joins its convolution); the top level of the scope names the group. Graphs whose functions carry
 no scope are cut into consecutive runs in network order instead.
@@ -26,7 +27,7 @@ from typing import Dict, List, Optional
 import numpy as np
 
 COLLAPSE_ABOVE = 1500
-MAX_GROUPS = 750
+MAX_GROUPS = 400
 QUANTIZER_TYPES = ("MinMaxQuantize", "QuantizeLinear", "DequantizeLinear")
 _VENDOR = os.path.join(os.path.dirname(__file__), "vendor", "viz-global.js")
 _ASSETS = os.path.join(os.path.dirname(__file__), "assets")
@@ -128,7 +129,7 @@ def graph_data(model, network) -> Dict:
                        for x in f.input if not net.is_parameter(x)],
             "outputs": outs,
             "params": [{"name": p, "shape": _shape(net.variables[p].shape.dim),
-                        "count": int(np.prod(net.variables[p].shape.dim))} for p in params],
+                        "count": math.prod(net.variables[p].shape.dim)} for p in params],
         })
         for y in f.output:
             producer[y] = nid
@@ -151,9 +152,12 @@ def graph_data(model, network) -> Dict:
     for y in outputs:
         if y in producer:
             edges.append([producer[y], f"out:{y}"])
-    for b in badges:  # a badge belongs to the group of the node it follows
-        src = next((e[0] for e in edges if e[1] == b["id"]), None)
-        b["scope"] = next((n["scope"] for n in nodes if n["id"] == src), "") if src else ""
+    scopes = {n["id"]: n["scope"] for n in nodes}
+    incoming = {}
+    for a, b in edges:
+        incoming.setdefault(b, a)
+    for b in badges:  # a badge belongs to the scope of the node it follows
+        b["scope"] = scopes.get(incoming.get(b["id"]), "")
     return {"network": net.name, "nodes": nodes, "badges": badges, "edges": edges,
             "inputs": [{"name": x, "shape": _shape(net.variables[x].shape.dim)} for x in inputs],
             "outputs": [{"name": y, "shape": _shape(net.variables[y].shape.dim)} for y in outputs],
@@ -180,8 +184,14 @@ def _groups(nodes: List[dict]) -> Optional[List[dict]]:
     by_scope: "OrderedDict[str, List[str]]" = OrderedDict()
     for n in nodes:
         by_scope.setdefault(n["scope"].split("/")[0], []).append(n["id"])
-    if 2 <= len(by_scope) <= MAX_GROUPS and "" not in by_scope:
-        groups = [{"name": k, "kind": "scope", "members": v} for k, v in by_scope.items()]
+    if len(by_scope) >= 2 and "" not in by_scope:
+        scopes = list(by_scope.items())
+        k = math.ceil(len(scopes) / MAX_GROUPS)  # too many scopes: consecutive scopes share a group
+        groups = []
+        for i in range(0, len(scopes), k):
+            part = scopes[i:i + k]
+            name = part[0][0] if len(part) == 1 else f"{part[0][0]} … {part[-1][0]}"
+            groups.append({"name": name, "kind": "scope", "members": [m for _, ms in part for m in ms]})
     else:
         size = math.ceil(len(nodes) / (MAX_GROUPS // 2))
         groups = [{"name": f"functions {i}-{min(i + size, len(nodes)) - 1}", "kind": "run",
@@ -199,7 +209,7 @@ def _badge(model, net, bid: str, members, args_of) -> dict:
            "args": {m.name: args_of(m) for m in members}, "bits": None, "range": None, "mode": "static",
            "per_channel": False,
            "params": [{"name": p, "shape": _shape(net.variables[p].shape.dim),
-                       "count": int(np.prod(net.variables[p].shape.dim))}
+                       "count": math.prod(net.variables[p].shape.dim)}
                       for m in members for p in m.input if net.is_parameter(p)]}
     if first.type == "MinMaxQuantize":
         values = {key: _param(model, p) for key, p in zip(("qr_min", "qr_max", "ql_min", "ql_max"), first.input[1:])}
@@ -284,29 +294,49 @@ _HEAD = ('digraph G {\n  graph [rankdir=TB, nodesep=0.25, ranksep=0.32, bgcolor=
          'color="#9ca3af", penwidth=1, margin="0.12,0.04"];\n  edge [color="#9ca3af", arrowsize=0.6];\n')
 
 
+def _index(data: Dict) -> Dict:
+    """Lookups every view needs, built once: elements by id, io shapes, edges by element, group owners."""
+    shapes = {f"in:{x['name']}": x["shape"] for x in data["inputs"]}
+    shapes.update({f"out:{y['name']}": y["shape"] for y in data["outputs"]})
+    touching: Dict[str, List[int]] = {}
+    incoming: Dict[str, str] = {}
+    for i, (a, b) in enumerate(data["edges"]):
+        touching.setdefault(a, []).append(i)
+        touching.setdefault(b, []).append(i)
+        incoming.setdefault(b, a)
+    owner = {}
+    for g in data.get("groups") or []:
+        for m in g["members"]:
+            owner[m] = g["id"]
+    for b in data["badges"]:  # a badge belongs to the group of the node it follows
+        src = incoming.get(b["id"])
+        if data.get("groups"):
+            owner[b["id"]] = owner.get(src, data["groups"][0]["id"])
+    return {"nodes": {n["id"]: n for n in data["nodes"]}, "badges": {b["id"]: b for b in data["badges"]},
+            "shapes": shapes, "touching": touching, "owner": owner}
+
+
 def to_dot(data: Dict, style: Optional[Dict[str, dict]] = None, group: Optional[str] = None,
-           collapsed: bool = False) -> str:
+           collapsed: bool = False, index: Optional[Dict] = None) -> str:
     """DOT text of the whole graph, of the collapsed view (one node per group) or of one group (its
     functions and badges, with the nodes it connects to outside drawn as grey stubs).
 
     ``style`` maps element ids to {"fill", "pen", "penwidth", "classes"} (error colours, diff marks)."""
     style = style or {}
+    ix = index or _index(data)
     lines = [_HEAD]
-    shapes = {f"in:{x['name']}": x["shape"] for x in data["inputs"]}
-    shapes.update({f"out:{y['name']}": y["shape"] for y in data["outputs"]})
-    nodes = {n["id"]: n for n in data["nodes"]}
-    badges = {b["id"]: b for b in data["badges"]}
+    shapes, nodes, badges = ix["shapes"], ix["nodes"], ix["badges"]
     if collapsed and data.get("groups"):
-        owner = {m: g["id"] for g in data["groups"] for m in g["members"]}
-        for b in data["badges"]:
-            src = next((e[0] for e in data["edges"] if e[1] == b["id"]), None)
-            owner[b["id"]] = owner.get(src, data["groups"][0]["id"]) if src else data["groups"][0]["id"]
+        owner = ix["owner"]
+        quantizers: Dict[str, int] = {}
+        for b in badges:
+            quantizers[owner[b]] = quantizers.get(owner[b], 0) + 1
         for g in data["groups"]:
             types: Dict[str, int] = {}
             for m in g["members"]:
                 types[nodes[m]["type"]] = types.get(nodes[m]["type"], 0) + 1
             top = ", ".join(f"{t}×{c}" for t, c in sorted(types.items(), key=lambda kv: -kv[1])[:3])
-            q = sum(1 for b, o in owner.items() if o == g["id"] and b in badges)
+            q = quantizers.get(g["id"], 0)
             label = (f'<<table border="0" cellspacing="0" cellpadding="1"><tr><td><b>{_esc(g["name"])}</b></td></tr>'
                      f'<tr><td><font point-size="9" color="#4b5563">{len(g["members"])} functions'
                      f'{f", {q} quantizers" if q else ""}</font></td></tr>'
@@ -325,27 +355,26 @@ def to_dot(data: Dict, style: Optional[Dict[str, dict]] = None, group: Optional[
                 lines.append(f"  {_dq(a2)} -> {_dq(b2)};")
         lines.append("}\n")
         return "\n".join(lines)
-    keep = None
-    if group is not None:
-        g = next(g for g in data["groups"] if g["id"] == group)
-        keep = set(g["members"])
-        keep |= {b for b in badges if any(e[1] == b and e[0] in keep for e in data["edges"])}
-    for n in data["nodes"]:
-        if keep is None or n["id"] in keep:
-            lines.append(_node_line(n, style))
-    for b in data["badges"]:
-        if keep is None or b["id"] in keep:
-            lines.append(_badge_line(b))
+    if group is None:
+        keep = None
+        edges = data["edges"]
+        members = list(nodes) + list(badges)
+    else:
+        members = [m for m in next(g for g in data["groups"] if g["id"] == group)["members"]]
+        members += [b for b in badges if ix["owner"].get(b) == group]
+        keep = set(members)
+        edges = [data["edges"][i] for i in sorted({i for m in members for i in ix["touching"].get(m, ())})]
+    for m in members:
+        lines.append(_node_line(nodes[m], style) if m in nodes else _badge_line(badges[m]))
     stubs = set()
-    for a, b in data["edges"]:
-        if keep is not None and a not in keep and b not in keep:
-            continue
+    for a, b in edges:
         for end in (a, b):
-            if end in shapes and end not in stubs and (keep is None or end not in keep):
-                stubs.add(end)
+            if end in stubs or (keep is None and end not in shapes) or (keep is not None and end in keep):
+                continue
+            stubs.add(end)
+            if end in shapes:
                 lines.append(_io_line(end, shapes[end]))
-            elif keep is not None and end not in keep and end not in stubs:
-                stubs.add(end)
+            else:
                 ref = nodes.get(end) or badges.get(end) or {"name": end}
                 lines.append(f"  {_dq(end)} [id={_dq('stub-' + end)}, class=\"stub\", fillcolor=\"#f9fafb\", "
                              f"fontcolor=\"#9ca3af\", color=\"#d1d5db\", style=\"rounded,filled,dashed\", "
@@ -380,11 +409,12 @@ def page(title: str, payload: Dict, views: Dict[str, str]) -> str:
 
 def views_of(data: Dict, style: Optional[Dict[str, dict]] = None) -> Dict[str, str]:
     """{"main": DOT of the whole graph or of the collapsed view, group id: DOT of that group}."""
+    ix = _index(data)
     if not data.get("groups"):
-        return {"main": to_dot(data, style)}
-    views = {"main": to_dot(data, style, collapsed=True)}
+        return {"main": to_dot(data, style, index=ix)}
+    views = {"main": to_dot(data, style, collapsed=True, index=ix)}
     for g in data["groups"]:
-        views[g["id"]] = to_dot(data, style, group=g["id"])
+        views[g["id"]] = to_dot(data, style, group=g["id"], index=ix)
     return views
 
 

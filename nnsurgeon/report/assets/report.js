@@ -91,7 +91,7 @@
     sc = Math.max(sc, 1e-3);
     vb = {w: cw / sc, h: ch / sc};
     vb.x = full.x + (full.w - vb.w) / 2;
-    vb.y = whole ? full.y + (full.h - vb.h) / 2 : full.y - 8 / sc;
+    vb.y = whole ? full.y + (full.h - vb.h) / 2 : full.y - 48 / sc;
     setVB();
   }
   function zoomBy(f, cx, cy) {
