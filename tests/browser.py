@@ -62,3 +62,18 @@ def open_page(driver, path: str, timeout: float = 60.0) -> float:
 def console_errors(driver):
     """Console messages at level SEVERE since the last call."""
     return [e for e in driver.get_log("browser") if e.get("level") == "SEVERE"]
+
+
+try:
+    import pytest
+
+    @pytest.fixture(scope="module")
+    def browser():
+        """One headless Chromium per test module; skips the module's page tests when there is none."""
+        driver, why = start()
+        if driver is None:
+            pytest.skip(why)
+        yield driver
+        driver.quit()
+except ImportError:  # the benchmark imports this module without pytest
+    pass

@@ -107,7 +107,7 @@ def draw(a: np.ndarray, max_channels: int = 64, norm: str = "channel", lut: Opti
     font = _font(10)
     label_w = max(font.getlength(n) for n in names) + 4 if labels else 0
     cell_w = int(max(tw, label_w))
-    per_row = 16 if h == 1 and w == 1 else max(1, math.ceil(math.sqrt(len(tiles))))
+    per_row = min(16, len(tiles)) if h == 1 and w == 1 else max(1, math.ceil(math.sqrt(len(tiles))))
     if h == 1 and w > 1:  # rows of cells: one per row
         per_row = 1
     rows = math.ceil(len(tiles) / per_row)
