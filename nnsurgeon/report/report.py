@@ -24,7 +24,7 @@ from ..errors import DataError
 from .graph_page import COLLAPSE_ABOVE, element_count, graph_data, page, views_of
 
 JUMP = 10.0
-FLOOR = 1e-6
+FLOOR = 1e-7  # 1 - cosine below this is float32 noise
 HIST_BINS = 48
 HIST_SAMPLES = 8
 METRICS = ("cosine", "sqnr")
@@ -279,7 +279,14 @@ def _activations(model, net_name: str, data_g: Dict, payload: Dict, source_kwarg
 
 def _errors(rep: Dict, data_g: Dict, payload: Dict, style: Dict[str, dict], metric: str) -> None:
     by_name = {n["name"]: n for n in data_g["nodes"]}
+    producer = {o["name"]: n["name"] for n in data_g["nodes"] for o in n["outputs"]}
+    for b in data_g["badges"]:  # a quantized network output: the function before the quantizer
+        if b["input"] in producer:
+            producer[b["output"]] = producer[b["input"]]
     rows = [r for r in rep["layers"] if r["function"] in by_name]
+    rows += [dict(r, function=producer[r["name"]]) for r in rep["outputs"] if r["name"] in producer]
+    order = {n["name"]: n["index"] for n in data_g["nodes"]}
+    rows.sort(key=lambda r: order[r["function"]])
     values = {by_name[r["function"]]["id"]: error_value(r, metric) for r in rows}
     if not values:
         return

@@ -27,6 +27,7 @@
   }
   function fmt(v) {
     if (v === null || v === undefined) return "";
+    if (typeof v === "boolean") return v ? "True" : "False";  /* as list-layers writes them */
     if (typeof v === "number") return Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-3 && v !== 0) ? v.toExponential(3) : String(+v.toPrecision(5));
     if (Array.isArray(v)) return "(" + v.map(fmt).join(", ") + ")";
     return String(v);
