@@ -209,7 +209,7 @@ def test_bad_report_inputs_write_nothing(examples, tmp_path):
              (["--random", "-o", out / "kept.html"], "already exists"),
              (["--random", "-o", out / "r.txt"], "must end in .html"),
              (["--random", "-o", model], "must end in .html"),  # so the model is never overwritten
-             (["--against", examples[("multi-output", "nntxt+h5")], "-o", out / "r.html"], "no network"),
+             (["--network", "Nope", "-o", out / "r.html"], "no network named 'Nope'"),
              (["--random", "-o", tmp_path / "missing" / "r.html"], "does not exist")]
     for args, fragment in cases:
         r = run("report", model, *args)
