@@ -18,7 +18,8 @@ LUT = colour_lut()
 
 
 def files_in(folder):
-    return sorted(os.listdir(folder)) if os.path.isdir(folder) else []
+    """What a user sees in ``folder`` (the writer's hidden marker file left out)."""
+    return sorted(f for f in os.listdir(folder) if not f.startswith(".")) if os.path.isdir(folder) else []
 
 
 def tile_at(im, row, col, tile, cell=None, per_row=2):

@@ -62,11 +62,14 @@ def _prepare(model, network, data, random_, seed, samples, size, scale, mean, st
 def extract(model, data, random_, seed, samples, size, scale, mean, std, network, layers, types, exclude, output,
             batch_size, context, force):
     """Write the outputs of MODEL's functions for every input sample, keyed by stable name."""
-    from ..runtime.extract import extract_to
+    from ..model.output import check_output
+    from ..runtime.extract import extract_to, output_kind
 
+    kind = output_kind(output)
+    check_output(output, inputs=[model, data], force=force, folder=kind == "folder")
     m, net, source, chosen = _prepare(model, network, data, random_, seed, samples, size, scale, mean, std, layers,
                                       types, exclude, context)
-    n = extract_to(m, net, chosen, source, output, batch_size, context, force)
+    n = extract_to(m, net, chosen, source, output, batch_size, context, force, inputs=[data])
     click.echo(f"extracted {len(chosen)} layer(s) for {n} sample(s) of network '{net}' to {output}", err=True)
 
 
@@ -90,12 +93,13 @@ def extract(model, data, random_, seed, samples, size, scale, mean, std, network
 def featuremaps(model, data, random_, seed, samples, size, scale, mean, std, network, layers, types, exclude,
                 npz, max_channels, norm, sample, output, context, force):
     """Draw activations: the input first, then a tile grid per layer for --samples N samples, and index.html."""
-    from ..report._output import atomic_folder
+    from ..model.output import atomic_folder, check_output
     from ..report.featuremaps import load_npz, write_featuremaps
     from ..report.samples import model_samples, npz_samples
 
     if bool(npz) == bool(model):
         raise click.UsageError("give MODEL (with --input DATA or --random) or --from-npz ACTIVATIONS.npz")
+    check_output(output, inputs=[model, data, npz], force=force, folder=True)
     if npz:
         arrays, available = load_npz(npz)
         drawn_samples, inputs = npz_samples(arrays, available, sample, samples, npz), []

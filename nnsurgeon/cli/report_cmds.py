@@ -24,7 +24,7 @@ def report(model, against, data, random_, seed, samples, labels, metric, network
            force):
     """Write one offline HTML page about MODEL: graph, quantizers, diff and per-layer error, summary."""
     from ..api import load
-    from ..report._output import atomic_file, check_output
+    from ..model.output import atomic_file, check_output
     from ..report.report import build_report, render
 
     if data and random_:
@@ -55,7 +55,7 @@ def draw(model, network, fmt, output, force):
     from ..api import load
     from ..errors import OutputError
     from ..graph.network import Network
-    from ..report._output import atomic_file, check_output
+    from ..model.output import atomic_file, check_output
     from ..report.graph_page import graph_data, page, svg_with_dot, to_dot, views_of
 
     ext = os.path.splitext(output)[1].lower().lstrip(".")
