@@ -73,7 +73,10 @@
     var box = el("div", {id: "legend"}, [el("b", {text: "error per layer: " + L.title})]);
     box.appendChild(el("div", {"class": "bar", style: "background:linear-gradient(to right," + L.stops.join(",") + ")"}));
     var ticks = el("div", {"class": "ticks"});
-    L.ticks.forEach(function (t) { ticks.appendChild(el("span", {text: t.label, style: "left:" + (t.pos * 100) + "%"})); });
+    L.ticks.forEach(function (t) {
+      var shift = t.pos < 0.08 ? "0" : t.pos > 0.92 ? "-100%" : "-50%";  /* end labels stay inside the box */
+      ticks.appendChild(el("span", {text: t.label, style: "left:" + (t.pos * 100) + "%;transform:translateX(" + shift + ")"}));
+    });
     box.appendChild(ticks);
     box.appendChild(el("div", {"class": "keys"}, [
       el("span", {}, [el("span", {"class": "sw", style: "border-color:#7f1d1d"}), "error jumps"]),
