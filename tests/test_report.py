@@ -233,3 +233,75 @@ def test_readme_report_commands_run(tmp_path):
             assert p.returncode == 0, (line, p.stderr)
     for made in ("report.html", "graph.html", "maps/index.html"):
         assert (tmp_path / made).exists(), made
+
+
+def _qdq_model(path):
+    """x -> Convolution -> QuantizeLinear/DequantizeLinear (per-channel scale, uint8) -> ReLU, saved by NNabla."""
+    from collections import OrderedDict
+
+    import nnabla as nn
+    import nnabla.functions as F
+    import nnabla.parametric_functions as PF
+    from nnabla.utils.save import save
+
+    with nn.parameter_scope("", OrderedDict()):
+        x = nn.Variable((1, 1, 4, 4))
+        h = PF.convolution(x, 4, (3, 3), pad=(1, 1), name="conv")
+        scale = nn.parameter.get_parameter_or_create("qdq/scale", (1, 4, 1, 1), need_grad=False)
+        zero = nn.parameter.get_parameter_or_create("qdq/zero_point", (1, 4, 1, 1), need_grad=False)
+        scale.d = np.array([0.01, 0.02, 0.05, 0.1]).reshape(1, 4, 1, 1)
+        zero.d = np.array([128, 100, 0, 255]).reshape(1, 4, 1, 1)
+        nn.get_parameters()["conv/conv/W"].d = 1000.0  # outputs far outside every range: both ends clip
+        q = F.quantize_linear(h, scale, zero, dtype=np.uint8)
+        y = F.relu(F.dequantize_linear(q, scale, zero))
+        save(path, {"networks": [{"name": "Runtime", "batch_size": 1, "outputs": {"y": y}, "names": {"x": x}}],
+                    "executors": [{"name": "runtime", "network": "Runtime", "data": ["x"], "output": ["y"]}]})
+
+
+def test_a_quantize_dequantize_pair_is_one_badge_with_its_range(tmp_path):
+    from nnsurgeon.api import load
+    from nnsurgeon.graph.network import Network
+    from nnsurgeon.report.graph_page import graph_data
+
+    path = str(tmp_path / "qdq.nnp")
+    _qdq_model(path)
+    m = load(path)
+    data = graph_data(m, Network(m.network("Runtime"), m.source))
+    assert [n["type"] for n in data["nodes"]] == ["Convolution", "ReLU"]
+    [badge] = data["badges"]
+    assert badge["type"] == "QuantizeLinear+DequantizeLinear" and badge["bits"] == 8 and badge["per_channel"]
+    # what the pair lets through, measured by NNabla on inputs that clip at both ends of every channel
+    x = np.concatenate([np.full((1, 1, 4, 4), 5.0), np.full((1, 1, 4, 4), -5.0)]).astype(np.float32)
+    from nnabla.utils.nnp_graph import NnpLoader
+
+    net = NnpLoader(path).get_network("Runtime", batch_size=2)
+    dq = [v for k, v in net.variables.items() if "DequantizeLinear" in k]
+    net.inputs["x"].d = x
+    dq[0].forward()
+    assert badge["range"] == pytest.approx([float(dq[0].d.min()), float(dq[0].d.max())])
+    r = run("draw", path, "-o", tmp_path / "g.dot")
+    assert r.exit_code == 0 and (tmp_path / "g.dot").read_text().count('class="badge"') == 1
+
+
+def test_report_of_a_network_without_data_input(tmp_path):
+    """Regression: a network that reads only parameters has an empty input batch (featuremaps and report
+    used to fail looking for its batch size)."""
+    from collections import OrderedDict
+
+    import nnabla as nn
+    import nnabla.functions as F
+    from nnabla.utils.save import save
+
+    path = str(tmp_path / "ponly.nnp")
+    with nn.parameter_scope("", OrderedDict()):
+        w = nn.parameter.get_parameter_or_create("w", (2, 3), initializer=np.ones((2, 3), np.float32))
+        y = F.relu(F.mul_scalar(w, 2.0))
+        save(path, {"networks": [{"name": "Runtime", "batch_size": 1, "outputs": {"y": y}, "names": {}}]})
+    r = run("report", path, "--random", "-o", tmp_path / "r.html")
+    assert r.exit_code == 0, r.stderr
+    r = run("featuremaps", path, "--random", "-o", tmp_path / "maps")
+    assert r.exit_code == 0, r.stderr
+    assert sorted(os.listdir(tmp_path / "maps" / "sample-000")) == ["000_Runtime_MulScalar.channel.png",
+                                                                    "000_Runtime_MulScalar.layer.png",
+                                                                    "001_Runtime_ReLU.channel.png",
+                                                                    "001_Runtime_ReLU.layer.png"]

@@ -260,6 +260,7 @@ def _activations(model, net_name: str, data_g: Dict, payload: Dict, source_kwarg
                          source_kwargs["seed"], source_kwargs["samples"])
     batch = next(iter(source.batches(HIST_SAMPLES)))
     values = runner.run(batch)
+    batched = bool(batch)  # a network with no data input has one unbatched value per variable
     hist, thumbs = {}, {}
     draw_thumbs = len(data_g["nodes"]) <= COLLAPSE_ABOVE
     for n in data_g["nodes"]:
@@ -267,14 +268,15 @@ def _activations(model, net_name: str, data_g: Dict, payload: Dict, source_kwarg
             continue
         v = values[n["outputs"][0]["name"]]
         hist[n["id"]] = _histogram(v)
-        if draw_thumbs and 1 <= v.ndim - 1 <= 3:
-            png = thumbnail_png(v[0])
+        first = v[0] if batched else v
+        if draw_thumbs and 1 <= first.ndim <= 3:
+            png = thumbnail_png(first)
             thumbs[n["id"]] = "data:image/png;base64," + base64.b64encode(png).decode()
     for b in data_g["badges"]:
         hist[b["id"]] = _histogram(values[b["input"]], b["range"])
     payload["hist"] = hist
     payload["thumbs"] = thumbs
-    payload["samples"] = int(len(next(iter(batch.values()))))
+    payload["samples"] = int(len(next(iter(batch.values())))) if batched else 1
 
 
 def _errors(rep: Dict, data_g: Dict, payload: Dict, style: Dict[str, dict], metric: str) -> None:

@@ -23,6 +23,9 @@ def model_samples(model, network: str, layers, source, first: int = 0, count: in
     inputs: List[str] = []
     for batch, values in zip(batches, run_layers(model, network, layers, batches, context)):
         inputs = list(batch)
+        if not batch:  # a network with no data input: its values have no batch axis to split
+            out.append((first, {k: np.array(v) for k, v in values.items()}))
+            continue
         n = len(next(iter(batch.values())))
         for i in range(n):
             sample = {k: np.array(v[i]) for k, v in batch.items()}
@@ -35,6 +38,8 @@ def _slice(source, first: int, count: int) -> List[Dict[str, np.ndarray]]:
     """The batches holding samples first..first+count-1 (read in batches of up to 32)."""
     wanted, seen = [], 0
     for batch in source.batches(32):
+        if not batch:  # a network with no data input: one empty batch
+            return [batch]
         n = len(next(iter(batch.values())))
         lo, hi = max(first - seen, 0), min(first + count - seen, n)
         if lo < hi:
