@@ -97,12 +97,14 @@ def graph_data(model, network) -> Dict:
     args_cache = {}
 
     def args_of(f):
-        if f.name not in args_cache:
+        which = f.WhichOneof("parameter")  # functions with equal argument messages share one lookup
+        key = (f.type, which, getattr(f, which).SerializeToString(deterministic=True) if which else b"")
+        if key not in args_cache:
             try:
-                args_cache[f.name] = {k: _jsonable(v) for k, v in function_args(f).items()}
+                args_cache[key] = {k: _jsonable(v) for k, v in function_args(f).items()}
             except Exception:  # a type this NNabla cannot instantiate: show what the file holds
-                args_cache[f.name] = {}
-        return args_cache[f.name]
+                args_cache[key] = {}
+        return dict(args_cache[key])
 
     for f in functions:
         if f.name in in_pair:
