@@ -3,10 +3,7 @@ fetched, one node per function and one badge per quantizer, panels on click; the
 error agree with the files and with `compare --per-layer`; 10,000 functions stay usable."""
 import json
 import os
-import shlex
 import shutil
-import subprocess
-import sys
 import time
 
 import numpy as np
@@ -18,7 +15,6 @@ from nnsurgeon.report.report import FLOOR
 from .browser import browser, console_errors, open_page  # noqa: F401
 from .conftest import assert_user_error, nnabla_outputs, run
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LARGE_GRAPH_SECONDS = 20.0  # documented in README: the report of 10,000 functions opens well within this
 
 
@@ -218,26 +214,6 @@ def test_bad_report_inputs_write_nothing(examples, tmp_path):
         assert sorted(os.listdir(out)) == ["kept.html"] and (out / "kept.html").read_text() == "mine"
     r = run("draw", model, "-o", out / "g.png")
     assert_user_error(r, ".html, .svg or .dot")
-
-
-def readme_block(section):
-    text = open(os.path.join(ROOT, "README.md")).read()
-    return text.split(section, 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
-
-
-def test_readme_report_commands_run(tmp_path, monkeypatch):
-    """The commands beside the README's screenshots run as written (nnsurgeon lines in-process, for time)."""
-    env = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
-    monkeypatch.chdir(tmp_path)
-    for line in readme_block("## Report, graph and feature maps").splitlines():
-        if line.startswith("nnsurgeon ") and not any(c in line for c in "|;&$`<>"):
-            r = run(*shlex.split(line)[1:])
-            assert r.exit_code == 0, (line, r.stderr)
-        elif line.strip() and not line.startswith("#"):
-            p = subprocess.run(line, shell=True, cwd=tmp_path, env=env, capture_output=True, text=True)
-            assert p.returncode == 0, (line, p.stderr)
-    for made in ("report.html", "graph.html", "maps/index.html"):
-        assert (tmp_path / made).exists(), made
 
 
 def _qdq_model(path):
