@@ -136,8 +136,24 @@ def test_report_of_a_quantized_model_against_its_original(browser, examples, tmp
     assert count(browser, "g.node.jump") == 1 and count(browser, "#legend") == 1
     jump = data["errors"]["jump"]  # the first layer whose error is 10x everything before it
     assert expected[jump] >= 10 * max([expected[n] for n in _before(data, jump)] + [FLOOR])
+    # SQNR: compare's figure is 10 log10(sum a^2 / sum (a-b)^2) of the two models' outputs run by plain NNabla
+    a = nnabla_outputs(original, "Runtime", {"x": x}, batch_size=16)[1]["y"].astype(np.float64)
+    b = nnabla_outputs(quantized, "Runtime", {"x": x}, batch_size=16)[1]["y"].astype(np.float64)
+    assert compared["outputs"][0]["sqnr_db"] == pytest.approx(10 * np.log10((a * a).sum() / ((a - b) ** 2).sum()))
+    r = run("report", quantized, "--against", original, "--input", tmp_path / "x.npy", "--metric", "sqnr",
+            "-o", tmp_path / "sqnr.html")
+    assert r.exit_code == 0, r.stderr
+    html = (tmp_path / "sqnr.html").read_text()
+    payload = json.loads(html.split('id="nns-data">', 1)[1].split("</script>", 1)[0])
+    sqnr = {row["function"]: row["sqnr_db"] for row in compared["layers"]}
+    for k, v in payload["errors"]["layers"].items():
+        if by_id[k] in sqnr:
+            db = sqnr[by_id[k]]  # None: identical (the layers before the first quantizer)
+            assert v["value"] == (0.0 if db is None else pytest.approx(10 ** (-db / 10)))  # noise/signal, log scale
+    assert payload["errors"]["legend"]["title"].startswith("SQNR")
+    assert all(t["label"].endswith(" dB") for t in payload["errors"]["legend"]["ticks"])
     # accuracy against the labels, recomputed with plain NNabla
-    want = float((nnabla_outputs(quantized, "Runtime", {"x": x}, batch_size=16)[1]["y"].argmax(1) == labels).mean())
+    want = float((b.argmax(1) == labels).mean())
     assert data["accuracy"]["model"]["y"] == pytest.approx(want)
     click(browser, data["graph"]["nodes"][0]["id"])
     browser.find_element("link text", "← summary").click()
