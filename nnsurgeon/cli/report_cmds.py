@@ -56,7 +56,7 @@ def draw(model, network, fmt, output, force):
     from ..errors import OutputError
     from ..graph.network import Network
     from ..model.output import atomic_file, check_output
-    from ..report.graph_page import graph_data, page, svg_with_dot, to_dot, views_of
+    from ..report.graph_page import COLLAPSE_ABOVE, graph_data, page, svg_with_dot, to_dot, views_of
 
     ext = os.path.splitext(output)[1].lower().lstrip(".")
     fmt = fmt or ext
@@ -68,7 +68,7 @@ def draw(model, network, fmt, output, force):
     data = graph_data(m, net)
     if fmt == "html":
         payload = {"title": os.path.basename(m.source), "network": net.name, "graph": data,
-                   "collapse_above": 1500,
+                   "collapse_above": COLLAPSE_ABOVE,
                    "summary": {"models": [{"role": "model", "file": m.source, "networks": m.network_names,
                                            "functions": len(net.functions), "parameters": m.parameter_count()}],
                                "nodes": len(data["nodes"]), "badges": len(data["badges"]),
