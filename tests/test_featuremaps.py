@@ -122,6 +122,11 @@ def test_from_npz_draws_arrays_made_elsewhere(tmp_path):
     assert (last[0, 0] == LUT[0]).all() and (last[-1, -1] == LUT[255]).all()  # channel 3 spans the layer
     assert (first[-1, -1] == LUT[int(round((1 + 4) / 8 * 255))]).all()  # channel 0 reaches 1 of [-4, 4]
     assert str(tmp_path / "acts.npz") in (out / "index.html").read_text()
+    r = run("featuremaps", "--from-npz", tmp_path / "acts.npz", "-o", out)
+    assert_user_error(r, "already exists")
+    r = run("featuremaps", "--from-npz", tmp_path / "acts.npz", "-o", out, "--force")  # replaces what it wrote
+    assert r.exit_code == 0, r.stderr
+    assert files_in(out) == ["index.html", "sample-000"]
 
 
 def test_bad_featuremaps_inputs_write_nothing(examples, tmp_path):
