@@ -6,8 +6,8 @@ import numpy as np
 
 from .._nnabla import nnabla_quiet
 from ..errors import DataError
-from ..interrupt import check_interrupted
 from ..graph.live import LiveNetwork
+from ..interrupt import check_interrupted
 from .context import get_context
 
 
