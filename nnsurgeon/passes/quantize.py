@@ -7,7 +7,8 @@ Every consumer, the network output of that name and every executor keep naming `
 quantized value; no consumer is rebuilt, so forks (residual blocks), network outputs, multi-output functions
 and any function type work alike. A network input (no producer) gets a quantizer writing ``x/quantized``
 that its consumers read instead. A weight ``W`` gets a quantizer writing ``W/quantized`` in every network
-whose selected functions read it, all sharing one set of parameters ``W/quantize/...``. Quantizers come
+whose selected functions read it, all sharing one set of parameters ``W_quantize/...`` (NNabla keeps
+parameters in a scope tree, so nothing can be stored under the weight's own name). Quantizers come
 from NNabla's function registry (:func:`make_function`), in either format (:mod:`.quantizers`).
 
 Quantizer names derive from the function's stable name: function ``<f>/quantize`` (``<f>/quantize_<i>`` for
@@ -295,12 +296,13 @@ class Quantize(Pass):
                 w = d["var"]
                 qname = unique_name(f"{w}/quantize", taken)
                 wq = net.add_variable(f"{w}/quantized", list(net.variables[w].shape.dim), taken=taken)
-                funcs = build(opts.format, net, params, taken, qname, f"{w}/quantize", w, wq, d["spec"], share=True)
+                # parameters are a scope tree in NNabla: nothing may live under the name of the weight itself
+                funcs = build(opts.format, net, params, taken, qname, f"{w}_quantize", w, wq, d["spec"], share=True)
                 for fname in d["functions"]:
                     net.functions[fname].input[1] = wq
                 for fname, b_name, values, need_grad in d.get("biases", ()):
                     f = net.functions[fname]
-                    f.input[2] = params(net, taken, b_name, "int32", values, need_grad=need_grad)
+                    f.input[2] = params(net, taken, f"{b_name}_int32", None, values, need_grad=need_grad)
                 first = min(d["functions"], key=order.get)
                 before.setdefault(first, []).extend(funcs)
                 continue

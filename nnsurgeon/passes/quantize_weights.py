@@ -14,7 +14,7 @@ output channel (``weights-granularity: channel``, default) or per tensor; no dat
 
 Biases (``bias: int32``): stored as float values that are exact integer multiples of ``s = s_x * s_w`` (the
 int32 a deployed kernel adds; one ``s`` per output channel), clipped to the int32 range, in a new parameter
-``<bias>/int32``. ``s_x`` is the scale of the function's data input, known when this step quantizes that
+``<bias>_int32``. ``s_x`` is the scale of the function's data input, known when this step quantizes that
 input with a static range (calibration or ``ranges``); otherwise the bias stays float and a note says so.
 No function is inserted: NNabla's QuantizeLinear has no int32.
 """

@@ -56,13 +56,14 @@ class ParamMaker:
         self.model = model
         self.made: dict = {}
 
-    def __call__(self, net, taken: Set[str], base: str, key: str, value: np.ndarray, need_grad: bool = False,
-                 share: bool = False) -> str:
-        """The parameter ``<base>/<key>`` (made unique against ``taken``), declared in ``net``."""
+    def __call__(self, net, taken: Set[str], base: str, key: Optional[str], value: np.ndarray,
+                 need_grad: bool = False, share: bool = False) -> str:
+        """The parameter ``<base>/<key>`` (``<base>`` when key is None; made unique against ``taken``),
+        declared in ``net``."""
         if share and (base, key) in self.made:
             name = self.made[(base, key)]
         else:
-            name = unique_name(f"{base}/{key}", taken)
+            name = unique_name(f"{base}/{key}" if key else base, taken)
             self.model.parameters[name] = Parameter(np.array(value, np.float32), need_grad=need_grad)
             if share:
                 self.made[(base, key)] = name
