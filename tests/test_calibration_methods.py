@@ -77,6 +77,7 @@ def test_mse_threshold_is_as_good_as_a_brute_force_search(bits):
 def _reference_entropy(x, bits, nbins=2048):
     """TensorRT's entropy calibration written out directly (after NVIDIA's pytorch-quantization)."""
     hist, edges = np.histogram(np.abs(x), bins=nbins, range=(0, np.abs(x).max()))
+    hist[0] = hist[1]  # pytorch-quantization's treatment of the zero spike
     nq = 2 ** (bits - 1)
     best, best_i = None, None
     for i in range(nq, nbins + 1):

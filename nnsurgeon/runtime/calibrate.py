@@ -20,7 +20,8 @@ fixed-bin histograms). With ``x`` every value of the tensor over the whole set a
   into ``nq`` groups and spread back evenly over each group's non-empty bins; the threshold is the upper edge
   of bin ``i`` minimising ``KL(P || Q) = sum p log(p / q)``. ``nq`` = the number of levels on one side of 0:
   ``(ql_max - ql_min + 1) / 2`` for signed tensors, ``ql_max - ql_min + 1`` when ``min x >= 0`` (128 or 256 at
-  8 bits, as TensorRT).
+  8 bits, as TensorRT). As NVIDIA's pytorch-quantization does, the first bin counts as the second: the spike of
+  exact zeros after a ReLU would otherwise dominate the divergence and clip far too low.
 
 ``mse`` and ``entropy`` give a symmetric threshold ``t``; the range is ``[max(min x, -t), min(max x, t)]``.
 """
@@ -198,6 +199,7 @@ def mse_threshold(counts: np.ndarray, edges: np.ndarray, span_levels: float, sig
 def entropy_threshold(counts: np.ndarray, edges: np.ndarray, nq: int) -> float:
     """TensorRT's KL-divergence threshold (module doc) on a histogram of |x|."""
     counts = counts.astype(np.float64)
+    counts[0] = counts[1] if len(counts) > 1 else counts[0]  # the spike at 0 (ReLU zeros) would dominate the KL
     n = len(counts)
     if nq >= n:
         return float(edges[-1])
