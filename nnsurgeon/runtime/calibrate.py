@@ -30,7 +30,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 
 from ..errors import DataError
-from .data import DataSource
+from .data import open_source
 from .progress import progress
 from .runner import Runner
 
@@ -72,7 +72,7 @@ class Calibrator:
             stats = {v: make_stat(self.method, self.decay, self.percentile,
                                   (grids or {}).get((network, v), (0.0, 255.0))) for v in variables}
             runner = Runner(model, network, context=self.context, ranges=variables)
-            source = DataSource(self.data, runner.input_shapes)
+            source = open_source(self.data, runner.input_shapes)
             seen = 0
             for batch in self._batches(source, network, "calibrating"):
                 runner.run(batch, copy=False)
