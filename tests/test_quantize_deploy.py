@@ -302,3 +302,23 @@ def test_fold_into_depthwise_and_recipe_on_mobilenet_style(tmp_path):
         assert r.exit_code == 0, r.stderr
         assert count_type(out, "Runtime", "BatchNormalization") == 0 and count_type(out, "Runtime", "MinMaxQuantize")
         nnabla_outputs(str(out), "Runtime")
+
+
+RECIPE_ERRORS = [
+    ("overrides:\n        - {name: fc1, typ: Affine, bits: 4}",
+     "recipe.yaml:6:9: 'overrides' in step 1 (quantize), entry 1 must be {name: PATTERN, bits: N} or "
+     "{type: TYPE, bits: N}"),
+    ("overrides: [{type: Relu, bits: 4}]", "entry 1: unknown function type 'Relu'; did you mean 'ReLU'?"),
+    ("format: qdq\n      bits: 4", "'format: qdq' stores 8-bit integers (NNabla's QuantizeLinear has int8 and "
+                                   "uint8 only), not levels [0, 15]: use 'bits: 8' there"),
+    ("ranges: {y: [3, 1]}", "'ranges' in step 1 (quantize): 'y' must map to [low, high] with low < high"),
+    ("keep: [fc1]", "'keep' takes BITS:NAME"),
+    ("symmetric: true\n      ql-min: -3", "'symmetric' chooses its own levels"),
+]
+
+
+@pytest.mark.parametrize("text,fragment", RECIPE_ERRORS)
+def test_recipe_errors_name_the_option(tmp_path, text, fragment):
+    path = tmp_path / "recipe.yaml"
+    path.write_text("version: 1\nsteps:\n  - quantize:\n      after: [ReLU]\n      " + text + "\n")
+    assert_user_error(run("check", path), fragment)

@@ -133,11 +133,11 @@ class Quantize(Pass):
             raise OptionError(f"{opt('symmetric')} chooses its own levels: leave out {opt('ql-min')} and "
                               f"{opt('ql-max')}")
         if opts.format == "qdq":
-            for bits in {opts.bits, cfg.weights or 8} | {r.bits for r in cfg.rules}:
+            check_qdq_levels(*(symmetric_levels(opts.bits) if cfg.symmetric else
+                               levels(opts.bits, opts.signed, opts.ql_min, opts.ql_max)))
+            for bits in {cfg.weights or 8} | {r.bits for r in cfg.rules}:
                 if bits != 8:
                     check_qdq_levels(*symmetric_levels(bits))
-            if not cfg.symmetric:
-                check_qdq_levels(*levels(opts.bits, opts.signed, opts.ql_min, opts.ql_max))
 
     def noun_for(self, opts) -> str:
         return "quantizer" if opts.format == "qdq" else self.noun
