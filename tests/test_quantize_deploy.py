@@ -322,3 +322,27 @@ def test_recipe_errors_name_the_option(tmp_path, text, fragment):
     path = tmp_path / "recipe.yaml"
     path.write_text("version: 1\nsteps:\n  - quantize:\n      after: [ReLU]\n      " + text + "\n")
     assert_user_error(run("check", path), fragment)
+
+
+def test_before_quantizes_the_data_inputs_at_their_producers(examples, tmp_path):
+    src = examples[("residual", "nntxt+h5")]
+    out = tmp_path / "q.nnp"
+    report = _quantize(src, "--before", "Add2,Convolution", "-o", out)
+    got = {(r["after"], r["kind"]) for r in report["quantizers"]}
+    assert got == {("x", "input"), ("@Runtime/ReLU", "input"), ("@Runtime/ReLU_1", "input"),
+                   ("@Runtime/Convolution_2", "input")}  # the fork ReLU -> (conv_a, Add2) is quantized once
+    from nnsurgeon.graph.network import Network
+
+    net = Network(read_nnp(str(out)).network("Runtime"))
+    (conv,) = [f for f in net.proto.function if f.name == "@Runtime/Convolution"]
+    assert conv.input[0] == "x/quantized" and net.producer("x/quantized")[0].type == "MinMaxQuantize"
+    assert [o.variable_name for o in read_nnp(str(out)).proto.executor[0].data_variable] == ["x"]
+    nnabla_outputs(str(out), "Runtime")
+
+
+def test_network_outputs_alone(examples, tmp_path):
+    out = tmp_path / "q.nnp"
+    report = _quantize(examples[("multi-output", "nntxt+h5")], "--network-outputs", "-o", out)
+    assert sorted(r["output"] for r in report["quantizers"]) == ["ya", "yb"]
+    assert {r["kind"] for r in report["quantizers"]} == {"output"}
+    assert set(nnabla_outputs(str(out), "Runtime")[1]) == {"ya", "yb"}
