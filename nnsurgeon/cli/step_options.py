@@ -23,7 +23,8 @@ def _click_option(o):
         kwargs["type"] = click.Choice(list(o.choices))
         kwargs["metavar"] = None
     if o.default not in (None, (), False):
-        kwargs["help"] += f"  [default: {o.default}]"
+        shown = ",".join(o.default) if isinstance(o.default, tuple) else o.default
+        kwargs["help"] += f"  [default: {shown}]"
     return click.option(o.flag, o.attr, **kwargs)
 
 

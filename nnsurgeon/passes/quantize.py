@@ -93,7 +93,7 @@ class Quantize(Pass):
         Option("ql-max", "number", None, "Highest quantization level (overrides bits)."),
         Option("weights", "int", None, "Also quantize the weights of weight-types to this many bits (symmetric, "
                                        "narrow range; no data needed).", min=2, max=16, metavar="BITS"),
-        Option("weight-types", "types", WEIGHT_TYPES, "Function types whose weights weights quantizes.",
+        Option("weight-types", "types", WEIGHT_TYPES, "Function types whose weights are quantized.",
                metavar="TYPES"),
         Option("weights-granularity", "enum", "channel", "One weight range per output channel or per tensor.",
                choices=("channel", "tensor")),
