@@ -32,12 +32,12 @@ from ..errors import OptionError, SelectionError, opt
 from ..graph.levels import levels
 from ..graph.naming import unique_name
 from ..graph.network import Network
-from ..runtime.ranges import TINY, channel_max, scale_zero_point, symmetric_levels, symmetric_range
+from ..runtime.ranges import symmetric_levels, symmetric_range
 from .base import Change, Context, Pass, PassResult
 from .options import ALLOW_EMPTY, EXCLUDE, NAMES, NETWORKS, Option
-from .quantize_overrides import bits_for, parse_keep, precision_rules
-from .quantize_weights import WEIGHT_TYPES, bias_input, output_axes, param_shape, quantized_bias, weight_input
-from .quantizers import QUANTIZER_TYPES, ParamMaker, QSpec, build, check_qdq_levels
+from .quantize_overrides import bits_for, explicit_ranges, parse_keep, precision_rules
+from .quantize_weights import WEIGHT_TYPES, plan_biases, weight_input, weight_spec
+from .quantizers import QUANTIZER_TYPES, SMALL_EPS, ParamMaker, QSpec, build, check_qdq_levels
 
 Ranges = Dict[Tuple[str, str], Tuple[float, float]]  # (network, variable) -> (min, max)
 
@@ -47,7 +47,6 @@ DEPLOY_INPUTS = ("Convolution", "DepthwiseConvolution", "Deconvolution", "Affine
 NON_NEGATIVE = {"ReLU", "ReLU6", "Sigmoid", "Softmax", "Abs", "SoftPlus", "Exp", "HardSigmoid"}
 KEEPS_SIGN = {"MaxPooling", "AveragePooling", "GlobalAveragePooling", "SumPooling", "Reshape", "Transpose",
               "Slice", "Flip", "Identity", "Concatenate", "Add2", "Mul2", "MinMaxQuantize", "Broadcast", "Tile"}
-SMALL_EPS = 1e-9  # MinMaxQuantize eps for zero-point-0 quantizers: its default 0.01 would widen small ranges
 
 
 @dataclass
@@ -224,12 +223,12 @@ class Quantize(Pass):
     def prepare(self, model, matched, opts, ctx: Context) -> None:
         cfg = config(opts)
         params = ParamMaker(model)
-        explicit = _explicit_ranges(matched, opts.ranges or {})
+        explicit = explicit_ranges(matched, opts.ranges or {})
         for net, changes in matched.values():
             for c in changes:
                 c.data["params"] = params
                 if c.data["kind"] == "weight":
-                    _weight_spec(model, net, c, opts)
+                    weight_spec(model, net, c, opts.weights_granularity)
                 else:
                     c.data["levels"] = self._levels(c, cfg, opts)
         wanted = {n: [c.data["var"] for c in changes if c.data["kind"] != "weight" and (n, c.data["var"]) not in
@@ -272,7 +271,7 @@ class Quantize(Pass):
                               f"(give only {opt('weights')})")
         if opts.bias == "int32":
             for net, changes in matched.values():
-                _plan_biases(model, net, changes, ctx)
+                plan_biases(model, net, changes, ctx.notes)
 
     @staticmethod
     def _levels(c: Change, cfg: Config, opts) -> Tuple[float, float]:
@@ -386,74 +385,3 @@ def _non_negative(net: Network, var: str, depth: int = 0) -> bool:
             data = data[:1]
         return bool(data) and all(_non_negative(net, x, depth + 1) for x in data)
     return False
-
-
-def _explicit_ranges(matched, given: Dict[str, list]) -> Ranges:
-    """``ranges`` keys (a tensor, or a function's stable name for its output) -> {(network, var): range}."""
-    out: Ranges = {}
-    used = set()
-    for n, (_, changes) in matched.items():
-        for c in changes:
-            if c.data["kind"] == "weight":
-                continue
-            for key in (c.data["var"], c.data.get("function")):
-                if key in given:
-                    out[(n, c.data["var"])] = tuple(given[key])
-                    used.add(key)
-                    break
-    unknown = [k for k in given if k not in used]
-    if unknown:
-        names = sorted({c.data["var"] for _, (_, cs) in matched.items() for c in cs if c.data["kind"] != "weight"})
-        raise SelectionError(f"{opt('ranges')} names '{unknown[0]}', which this step does not quantize; quantized "
-                             f"tensors: {', '.join(names[:8])}{', ...' if len(names) > 8 else ''}")
-    return out
-
-
-def _weight_spec(model, net: Network, c: Change, opts) -> None:
-    """Per-channel (or per-tensor) symmetric ranges of a weight, on narrow signed levels."""
-    w_name = c.data["var"]
-    w = model.parameters[w_name].data.astype(np.float64)
-    f = net.functions[c.data["functions"][0]]
-    out_ndim = len(net.variables[f.output[0]].shape.dim)
-    axes = output_axes(f, w.ndim, out_ndim) if opts.weights_granularity == "channel" else ()
-    m = np.maximum(channel_max(w, axes), TINY) if axes else np.full([1] * w.ndim, max(np.abs(w).max(), TINY))
-    ql_min, ql_max = symmetric_levels(c.record["bits"])
-    c.data["spec"] = QSpec(-m, m, ql_min, ql_max, param_shape(w.shape, axes), eps=SMALL_EPS)
-    c.data["axes"] = axes
-    c.record["range"] = [float(-m.max()), float(m.max())]
-    c.record["channels"] = int(np.prod([w.shape[a] for a in axes])) if axes else 1
-
-
-def _plan_biases(model, net: Network, changes: List[Change], ctx: Context) -> None:
-    """bias int32 (see :mod:`.quantize_weights`): for each quantized weight's function with a bias, the
-    rounded bias when the function's data input is quantized here with a static range."""
-    inputs = {c.data["var"]: c for c in changes if c.data["kind"] != "weight"}
-    for c in changes:
-        if c.data["kind"] != "weight":
-            continue
-        spec = c.data["spec"]
-        s_w = scale_zero_point(spec.lo, spec.hi, spec.ql_min, spec.ql_max)[0]
-        plans, skipped = [], []
-        for fname in c.data["functions"]:
-            f = net.functions[fname]
-            b = bias_input(f)
-            if b is None or not net.is_parameter(b) or b not in model.parameters:
-                continue
-            x = inputs.get(f.input[0])
-            if x is None or x.record["range"] is None:
-                skipped.append(fname)
-                continue
-            lo, hi = x.record["range"]
-            s_x = float(scale_zero_point(lo, hi, *x.data["levels"])[0])
-            bias = model.parameters[b]
-            s = (s_x * s_w).reshape(-1)
-            if s.size not in (1, bias.data.size):
-                s = np.tile(s, bias.data.size // s.size)  # grouped Deconvolution: one scale per index of O/g
-            values = quantized_bias(bias.data.reshape(-1), s).reshape(bias.data.shape)
-            plans.append((fname, b, values, bias.need_grad))
-            c.record["bias"] = {"name": b, "scale": [float(s.min()), float(s.max())]}
-        if skipped:
-            ctx.notes.append(f"{net.name}: bias of {', '.join(skipped)} left float: the data input is not "
-                             "quantized with a static range in this step")
-        c.data["biases"] = plans
-

@@ -12,11 +12,14 @@ Precedence, highest first:
 
 A rule sets the bits of every quantizer of the function it matches (its output, inputs and weight alike).
 ``keep`` entries may share one width: ``8:fc1,fc2`` is ``8:fc1`` and ``8:fc2``.
+
+Fixed ranges (``ranges: {TENSOR: [lo, hi]}``) name a quantized tensor, or a function's stable name for its
+output; they win over calibration, and a name this step does not quantize is an error.
 """
 from dataclasses import dataclass
-from typing import List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
-from ..errors import OptionError, opt
+from ..errors import OptionError, SelectionError, opt
 from ..rules.selector import compile_selector
 
 
@@ -62,3 +65,24 @@ def bits_for(rules: List[Rule], function, default: int) -> int:
         return named[-1].bits
     typed = [r for r in rules if r.type is not None and r.matches(function)]
     return typed[-1].bits if typed else default
+
+
+def explicit_ranges(matched, given: Dict[str, list]) -> Dict[Tuple[str, str], Tuple[float, float]]:
+    """``ranges`` keys (a tensor, or a function's stable name for its output) -> {(network, var): range}."""
+    out: Dict[Tuple[str, str], Tuple[float, float]] = {}
+    used = set()
+    for n, (_, changes) in matched.items():
+        for c in changes:
+            if c.data["kind"] == "weight":
+                continue
+            for key in (c.data["var"], c.data.get("function")):
+                if key in given:
+                    out[(n, c.data["var"])] = tuple(given[key])
+                    used.add(key)
+                    break
+    unknown = [k for k in given if k not in used]
+    if unknown:
+        names = sorted({c.data["var"] for _, (_, cs) in matched.items() for c in cs if c.data["kind"] != "weight"})
+        raise SelectionError(f"{opt('ranges')} names '{unknown[0]}', which this step does not quantize; quantized "
+                             f"tensors: {', '.join(names[:8])}{', ...' if len(names) > 8 else ''}")
+    return out

@@ -18,9 +18,12 @@ int32 a deployed kernel adds; one ``s`` per output channel), clipped to the int3
 input with a static range (calibration or ``ranges``); otherwise the bias stays float and a note says so.
 No function is inserted: NNabla's QuantizeLinear has no int32.
 """
-from typing import Optional, Tuple
+from typing import List, Optional, Tuple
 
 import numpy as np
+
+from ..runtime.ranges import TINY, channel_max, scale_zero_point, symmetric_levels
+from .quantizers import SMALL_EPS, QSpec
 
 WEIGHT_TYPES = ("Convolution", "DepthwiseConvolution", "Deconvolution", "Affine")
 
@@ -54,3 +57,52 @@ def quantized_bias(b: np.ndarray, scale: np.ndarray) -> np.ndarray:
     """``b`` rounded to the nearest multiple of ``scale`` (per element or broadcast), within int32."""
     q = np.clip(np.round(b.astype(np.float64) / scale), -2 ** 31, 2 ** 31 - 1)
     return (q * scale).astype(np.float32)
+
+
+def weight_spec(model, net, c, granularity: str) -> None:
+    """Per-channel (or per-tensor) symmetric ranges of a weight, on narrow signed levels."""
+    w_name = c.data["var"]
+    w = model.parameters[w_name].data.astype(np.float64)
+    f = net.functions[c.data["functions"][0]]
+    out_ndim = len(net.variables[f.output[0]].shape.dim)
+    axes = output_axes(f, w.ndim, out_ndim) if granularity == "channel" else ()
+    m = np.maximum(channel_max(w, axes), TINY) if axes else np.full([1] * w.ndim, max(np.abs(w).max(), TINY))
+    ql_min, ql_max = symmetric_levels(c.record["bits"])
+    c.data["spec"] = QSpec(-m, m, ql_min, ql_max, param_shape(w.shape, axes), eps=SMALL_EPS)
+    c.data["axes"] = axes
+    c.record["range"] = [float(-m.max()), float(m.max())]
+    c.record["channels"] = int(np.prod([w.shape[a] for a in axes])) if axes else 1
+
+
+def plan_biases(model, net, changes, notes: List[str]) -> None:
+    """bias int32 (see :mod:`.quantize_weights`): for each quantized weight's function with a bias, the
+    rounded bias when the function's data input is quantized here with a static range."""
+    inputs = {c.data["var"]: c for c in changes if c.data["kind"] != "weight"}
+    for c in changes:
+        if c.data["kind"] != "weight":
+            continue
+        spec = c.data["spec"]
+        s_w = scale_zero_point(spec.lo, spec.hi, spec.ql_min, spec.ql_max)[0]
+        plans, skipped = [], []
+        for fname in c.data["functions"]:
+            f = net.functions[fname]
+            b = bias_input(f)
+            if b is None or not net.is_parameter(b) or b not in model.parameters:
+                continue
+            x = inputs.get(f.input[0])
+            if x is None or x.record["range"] is None:
+                skipped.append(fname)
+                continue
+            lo, hi = x.record["range"]
+            s_x = float(scale_zero_point(lo, hi, *x.data["levels"])[0])
+            bias = model.parameters[b]
+            s = (s_x * s_w).reshape(-1)
+            if s.size not in (1, bias.data.size):
+                s = np.tile(s, bias.data.size // s.size)  # grouped Deconvolution: one scale per index of O/g
+            values = quantized_bias(bias.data.reshape(-1), s).reshape(bias.data.shape)
+            plans.append((fname, b, values, bias.need_grad))
+            c.record["bias"] = {"name": b, "scale": [float(s.min()), float(s.max())]}
+        if skipped:
+            notes.append(f"{net.name}: bias of {', '.join(skipped)} left float: the data input is not "
+                             "quantized with a static range in this step")
+        c.data["biases"] = plans

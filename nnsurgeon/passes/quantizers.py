@@ -23,6 +23,7 @@ from ..model.nnp import Parameter
 from ..runtime.ranges import scale_zero_point
 
 QUANTIZER_TYPES = ("MinMaxQuantize", "QuantizeLinear", "DequantizeLinear")
+SMALL_EPS = 1e-9  # MinMaxQuantize eps for zero-point-0 quantizers: its default 0.01 would widen small ranges
 
 
 @dataclass
