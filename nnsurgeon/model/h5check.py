@@ -40,26 +40,26 @@ def plain_datasets(hd, budget: int) -> List[Entry]:
     bytes once read. Raise :class:`H5Refused` naming the first thing refused."""
     import h5py
 
-    def check_link(name, link):
+    # h5py's visitors turn an exception raised in the callback into an unrelated one: collect, then check
+    links = []
+    hd.visititems_links(lambda name, link: links.append((name, link)) if len(links) <= MAX_DATASETS else True)
+    for name, link in links:
         if isinstance(link, h5py.SoftLink):
             raise H5Refused(f"'{name}' is a soft link (to '{link.path}')")
         if isinstance(link, h5py.ExternalLink):
             raise H5Refused(f"'{name}' is a link into another file ('{link.filename}')")
         if not isinstance(link, h5py.HardLink):
             raise H5Refused(f"'{name}' is a link of an unknown kind")
-
-    hd.visititems_links(check_link)
+    if len(links) > MAX_DATASETS:
+        raise H5Refused(f"holds more than {MAX_DATASETS} objects")
+    objects = []
+    hd.visititems(lambda name, obj: objects.append((name, obj)) if len(objects) <= MAX_DATASETS else True)
     datasets = []
-
-    def collect(name, obj):
+    for name, obj in objects:
         if isinstance(obj, h5py.Dataset):
             datasets.append((name, obj))
-            if len(datasets) > MAX_DATASETS:
-                raise H5Refused(f"holds more than {MAX_DATASETS} datasets")
         elif not isinstance(obj, h5py.Group):
             raise H5Refused(f"'{name}' is a {type(obj).__name__}, not a dataset")
-
-    hd.visititems(collect)
     entries = []
     used = 0
     for name, ds in datasets:
