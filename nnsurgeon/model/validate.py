@@ -17,14 +17,13 @@ from .nnp import NnpModel
 MAX_BATCH = 1 << 20  # a network's stored batch size: 1 .. MAX_BATCH
 MAX_ELEMENTS = 1 << 40  # elements of one variable (with -1 taken as the batch size)
 MAX_NDIM = 32
-MAX_INT_ARG = 1 << 40  # |integer argument| (seeds excepted): larger values only overflow NNabla's arithmetic
+MAX_INT_ARG = (1 << 31) - 1  # |integer argument|: NNabla's C++ holds them in 32-bit ints
 VARIABLE_TYPES = ("Buffer", "Parameter")
 _POSITIVE = {"stride", "dilation", "kernel", "group", "multiplier", "deformable_group", "divisor", "num_groups",
              "num_layers", "fft_size", "window_size", "patch", "patch_step", "shift_step", "signal_ndim"}
 _NON_NEGATIVE = {"pad", "output_padding", "padding", "sampling_ratio", "reps", "output_size", "size", "sizes"}
 _NON_ZERO = {"step"}
 _AXES = {"axis", "axes", "base_axis", "batch_axis", "channel_axis", "batch_dims"}
-_UNBOUNDED = {"seed"}
 
 
 def validate(model: NnpModel) -> None:
@@ -178,7 +177,7 @@ def _check_function(where, f, variables):
 
 
 def _argument_problem(name, values, ndim):
-    if name not in _UNBOUNDED and any(abs(v) > MAX_INT_ARG for v in values):
+    if any(abs(v) > MAX_INT_ARG for v in values):
         return f"is out of range (|value| <= {MAX_INT_ARG:,})"
     if name in _POSITIVE and any(v < 1 for v in values):
         return "must be 1 or more"
