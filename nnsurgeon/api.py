@@ -1,5 +1,6 @@
 """The Python API: what the CLI does, callable from Python. Each function takes a model path/name or a
 loaded :class:`~nnsurgeon.model.NnpModel`."""
+import os
 from typing import Dict, List, Optional, Sequence, Union
 
 from .errors import NnsurgeonError
@@ -21,7 +22,16 @@ def load(model: ModelLike) -> NnpModel:
 
 def save(model: NnpModel, path: str, network_format: Optional[str] = None, param_format: Optional[str] = None,
          force: bool = False) -> str:
-    """Write ``model`` to ``path`` atomically (see :func:`nnsurgeon.model.write_nnp`)."""
+    """Write ``model`` to ``path`` atomically (see :func:`nnsurgeon.model.write_nnp`): every network NNabla
+    can build, the file read back before it appears.
+
+    Example::
+
+        nnsurgeon.save(model, "model.q.nnp")
+    """
+    from .plan import check_buildable
+
+    check_buildable(model, model.network_names)
     return write_nnp(model, path, network_format, param_format, force)
 
 
@@ -50,12 +60,63 @@ def info(model: ModelLike) -> Dict:
     return summarize(load(model))
 
 
-def quantize(model: NnpModel, after: Sequence[str] = (), **options) -> PassResult:
-    """Insert MinMaxQuantize after matching functions of a loaded model, in place (see
-    :func:`nnsurgeon.passes.quantize.quantize` for the options)."""
-    from .passes.quantize import quantize as run
+def _run(step: str, model: NnpModel, options: Dict) -> PassResult:
+    from .plan import Plan, Step
 
-    return run(model, after=after, **options)
+    if not isinstance(model, NnpModel):
+        raise NnsurgeonError(f"{step} changes a loaded model in place: pass nnsurgeon.load(path), then "
+                             "nnsurgeon.save(model, out_path)")
+    return Plan([Step(step, options)], base_dir=os.getcwd()).apply(model)[0]
+
+
+def _step_function(step: str):
+    def run(model: NnpModel, **options) -> PassResult:
+        return _run(step, model, options)
+
+    from .passes import PASSES
+
+    p = PASSES[step]
+    args = "\n".join(f"    ``{o.attr}``: {o.help}" + (f" Default: {o.default!r}." if o.default not in (None, ()) else "")
+                     for o in p.options)
+    run.__name__ = step.replace("-", "_")
+    run.__doc__ = (f"{p.help} In place, through the same plan as the CLI and recipes (same values accepted; "
+                   f"lists may also be comma-separated strings). Returns a :class:`PassResult`.\n\n{args}\n")
+    return run
+
+
+quantize = _step_function("quantize")
+remove = _step_function("remove")
+replace = _step_function("replace")
+fold_batchnorm = _step_function("fold-batchnorm")
+cut = _step_function("cut")
+rename = _step_function("rename")
+set_batch_size = _step_function("set-batch-size")
+
+
+def apply(recipe: str, model: Optional[ModelLike] = None, output: Optional[str] = None, dry_run: bool = False,
+          force: bool = False):
+    """Apply the recipe file ``recipe`` to ``model`` (default: the recipe's ``model:``); write ``output`` when
+    given. Returns ``(results, model, checks)`` as :func:`nnsurgeon.plan.run_plan` does.
+
+    Example::
+
+        results, model, checks = nnsurgeon.apply("recipes/ptq-8bit.yaml", "model.nnp")
+    """
+    from .errors import dialect
+    from .plan import run_plan
+    from .recipe import load_recipe
+
+    r = load_recipe(recipe)
+    spec = model if model is not None else r.model_path()
+    if spec is None:
+        raise NnsurgeonError(f"{recipe}: the recipe names no model; pass model=")
+    with dialect("recipe"):
+        if isinstance(spec, NnpModel):
+            results = r.plan().apply(spec, dry_run=dry_run)
+            if output and not dry_run:
+                write_nnp(spec, output, force=force, inputs=[recipe])
+            return results, spec, []
+        return run_plan(spec, r.plan(), output, force=force, dry_run=dry_run, expect=r.expect, inputs=[recipe])
 
 
 def compare(a: ModelLike, b: ModelLike, **options):
@@ -120,8 +181,10 @@ def _as_model(model, inputs):
         raise NnsurgeonError("model must be a path, a pretrained name, a loaded model or nn.Variable output(s)")
     if not isinstance(inputs, dict) or not all(isinstance(k, nn.Variable) for k in inputs):
         raise NnsurgeonError("for a graph built in Python, pass inputs as a dict {nn.Variable: array}")
+    from .graph.live_rewrite import PYTHON_GRAPH_NETWORK
+
     names = {f"input{i}": v for i, v in enumerate(inputs)}
-    graph = nn.graph_def.create_graph_from_variable("network", outputs, names=names)
+    graph = nn.graph_def.create_graph_from_variable(PYTHON_GRAPH_NETWORK, outputs, names=names)
     proto = graph.as_proto(include_parameter=True)
     return model_from_proto(proto, "<graph built in Python>"), {
         name: inputs[v] for name, v in names.items()}

@@ -137,7 +137,7 @@ def test_calibration_data_errors(digits, tmp_path):
     nan[3, 5] = np.nan
     np.save(bad / "nan.npy", nan)
     cases = {"shape.npy": "takes (N, 64)", "name.npz": "no array for network input 'x' (it has 'xx'",
-             "dtype.npy": "dtype", "nan.npy": "NaN or inf at sample 3", "missing.npy": "no such file"}
+             "dtype.npy": "dtype", "nan.npy": "NaN or inf at sample 3", "missing.npy": "which does not exist"}
     for name, fragment in cases.items():
         r = run("quantize", path, "--after", "ReLU", "--calibrate", bad / name, "-o", out / "q.nnp")
         assert_user_error(r, fragment)

@@ -85,7 +85,7 @@ def test_output_over_input_is_refused_even_with_force(examples, tmp_path):
     src = tmp_path / "m.nnp"
     src.write_bytes(open(examples[("chain", "nntxt+h5")], "rb").read())
     r = run("convert", src, "-o", src, "--force")
-    assert_user_error(r, "is the input model")
+    assert_user_error(r, "is an input of this command")
 
 
 def test_unwritable_output(examples, tmp_path):
@@ -122,7 +122,7 @@ def test_failed_write_leaves_nothing(examples, tmp_path, monkeypatch):
     """A failure while writing (here: the read-back check) leaves neither the output nor a temporary file."""
     from nnsurgeon.model import writer
 
-    def broken(tmp, members, path):
+    def broken(tmp, members, path, model):
         raise writer.OutputError(f"{path}: simulated failure")
 
     monkeypatch.setattr(writer, "_verify", broken)

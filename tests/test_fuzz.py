@@ -66,9 +66,10 @@ def test_fuzz_variants_end_cleanly(tmp_path, capsys):
     counts = collections.Counter(str(r["exit"]) for r in records)
     families = collections.Counter(r["family"] for r in records)
     seconds = sum(r["seconds"] for r in records)
+    cpu = sum(r["cpu"] for r in records)
     problems = [r for r in records if "problem" in r]
     with capsys.disabled():
-        print(f"\nfuzz seed {SEED}: {len(records) + len(deaths)} variants in {seconds:.0f} s of runs: "
+        print(f"\nfuzz seed {SEED}: {len(records) + len(deaths)} variants in {seconds:.0f} s of runs ({cpu:.0f} s CPU): "
               f"{counts.get('0', 0)} exit 0, {counts.get('2', 0)} clean exit 2, {len(problems)} problems, "
               f"{len(deaths)} killed by a signal; families {dict(sorted(families.items()))}")
     assert len(records) + len(deaths) == COUNT

@@ -4,12 +4,13 @@ from collections import OrderedDict
 import numpy as np
 import pytest
 
+from nnsurgeon import cut, fold_batchnorm, remove, rename, replace
+from nnsurgeon.errors import NnsurgeonError
 from nnsurgeon.examples import build_example, classifier_body
 from nnsurgeon.graph.network import Network
 from nnsurgeon.model import load_model, read_nnp, write_nnp
-from nnsurgeon.passes import cut, fold_batchnorm, remove, rename, replace
 
-from .conftest import count_type, nnabla_outputs
+from .conftest import assert_user_error, count_type, nnabla_outputs, run
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +74,7 @@ def test_remove_network_output_keeps_its_name(examples, tmp_path):
 
 def test_remove_refuses_shape_changes(examples):
     m = load_model(examples[("zoo", "nntxt+h5")])
-    with pytest.raises(Exception) as e:
+    with pytest.raises(NnsurgeonError) as e:
         remove(m, types=["Reshape"])
     assert "changes the shape" in str(e.value)
 
@@ -96,10 +97,48 @@ def test_replace_matches_hand_built_reference(classifier, tmp_path):
 
 def test_replace_args_only_keeps_type(examples, tmp_path):
     m = load_model(examples[("chain", "nntxt+h5")])
-    replace(m, names=["@Runtime/Convolution"], args={"pad": [0, 0]})
+    replace(m, names=["@Runtime/Convolution"], args={"dilation": [1, 1], "pad": [1, 1]})
     f = Network(m.network("Runtime")).functions["@Runtime/Convolution"]
-    assert f.type == "Convolution" and list(f.convolution_param.pad.dim) == [0, 0]
+    assert f.type == "Convolution" and list(f.convolution_param.pad.dim) == [1, 1]
     assert list(f.convolution_param.stride.dim) == [1, 1]  # other args kept
+
+
+def test_replace_that_nnabla_cannot_build_changes_nothing(examples, tmp_path):
+    """Defect: a replace whose result NNabla cannot build (a smaller convolution output feeding an Affine sized
+    for the old one; a pooling without its pad) was written and exit 0."""
+    m = load_model(examples[("chain", "nntxt+h5")])
+    with pytest.raises(NnsurgeonError, match="NNabla cannot build network 'Runtime'"):
+        replace(m, names=["@Runtime/Convolution"], args={"pad": [0, 0]})
+    src = examples[("chain", "nntxt+h5")]
+    r = run("apply", _recipe_file(tmp_path, "version: 1\nsteps:\n  - replace: {types: [Convolution], to: Affine}\n"),
+            src, "-o", tmp_path / "o.nnp")
+    assert_user_error(r, "NNabla cannot build network 'Runtime'")
+    assert not (tmp_path / "o.nnp").exists()
+
+
+def test_replace_pooling_gets_nnabla_defaults_for_unset_arguments(tmp_path):
+    """Defect: AveragePooling -> MaxPooling with kernel and stride but no pad saved an empty pad."""
+    import nnabla as nn
+    import nnabla.functions as F
+    from nnabla.utils.save import save
+
+    path = str(tmp_path / "pool.nnp")
+    with nn.parameter_scope("", OrderedDict()):
+        x = nn.Variable((2, 1, 4, 4))
+        y = F.average_pooling(x, (2, 2))
+        save(path, {"networks": [{"name": "Runtime", "batch_size": 2, "outputs": {"y": y}, "names": {"x": x}}]})
+    r = run("apply", _recipe_file(tmp_path, "version: 1\nsteps:\n  - replace: {types: [AveragePooling], to: MaxPooling,"
+                                            " args: {kernel: [2, 2], stride: [2, 2]}}\n"), path, "-o", tmp_path / "o.nnp")
+    assert r.exit_code == 0, r.stderr
+    xs = np.random.RandomState(0).randn(2, 1, 4, 4).astype(np.float32)
+    _, got = nnabla_outputs(str(tmp_path / "o.nnp"), "Runtime", inputs={"x": xs})
+    np.testing.assert_array_equal(got["y"], xs.reshape(2, 1, 2, 2, 2, 2).max(axis=(3, 5)))
+
+
+def _recipe_file(tmp_path, text):
+    path = tmp_path / "recipe.yaml"
+    path.write_text(text)
+    return path
 
 
 def test_fold_batchnorm(classifier, tmp_path):
@@ -161,7 +200,7 @@ def test_cut_outputs_equal_original_intermediates(classifier, tmp_path):
 
 def test_cut_refuses_to_break_an_optimizer(examples):
     m = load_model(examples[("multi-network", "nntxt+h5")])
-    with pytest.raises(Exception) as e:
+    with pytest.raises(NnsurgeonError) as e:
         cut(m, types=["ReLU"], networks=["Training"])
     assert "optimizer 'optimizer'" in str(e.value)
 
@@ -178,6 +217,6 @@ def test_rename(examples, tmp_path):
     _, a = nnabla_outputs(examples[("chain", "nntxt+h5")], "Runtime", inputs={"x": x})
     _, b = nnabla_outputs(out, "Runtime", inputs={"image": x})
     assert a["y"].tobytes() == b["logits"].tobytes()
-    with pytest.raises(Exception) as e:
+    with pytest.raises(NnsurgeonError) as e:
         rename(m, variables={"nope": "x2"})
     assert "no function or variable named 'nope'" in str(e.value)

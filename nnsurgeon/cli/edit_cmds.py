@@ -1,32 +1,42 @@
-"""Commands that write a new model: convert, quantize. Each builds a one-step plan."""
+"""Commands that write a new model: convert, quantize. Each builds a one-step plan (options declared by the
+pass, see :mod:`nnsurgeon.cli.step_options`)."""
 import os
 
 import click
 
-from ..rules.selector import split_list
-from .common import model_argument, output_options, selector_options
+from .common import model_argument, output_options
 from .render import print_json, table
+from .step_options import given_options, step_options
 
 
 def emit_option(f):
-    return click.option("--emit-recipe", "emit", default=None, metavar="FILE",
+    return click.option("--emit-recipe", "emit", default=None, metavar="FILE.yaml",
                         help="Also write the equivalent recipe (nnsurgeon apply FILE MODEL -o OUT).")(f)
 
 
-def write_recipe(path, plan, model):
-    """Write ``plan`` as a recipe to ``path`` (atomically)."""
-    import tempfile
+def check_emit(emit, output, inputs, force):
+    """Refuse a bad --emit-recipe path before any work is done."""
+    if not emit:
+        return
+    from ..errors import OutputError
+    from ..model.output import check_output
 
+    if output and os.path.abspath(emit) == os.path.abspath(output):
+        raise OutputError(f"{emit}: is also the model output; give the recipe another name")
+    check_output(emit, inputs=inputs, force=force, extensions=(".yaml", ".yml"))
+
+
+def write_recipe(path, plan, model, inputs, force):
+    """Write ``plan`` as a recipe to ``path`` through the one writer; paths in it relative to the recipe."""
+    from ..model.output import atomic_file
     from ..recipe import plan_to_yaml
 
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(suffix=".yaml", dir=folder)
-    with os.fdopen(fd, "w") as f:
-        f.write(plan_to_yaml(plan, model=model))
-    os.replace(tmp, path)
+    with atomic_file(path, inputs=inputs, force=force, extensions=(".yaml", ".yml")) as tmp:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(plan_to_yaml(plan, model=model, recipe_path=path))
 
 
-def _default_output(model: str, suffix: str) -> str:
+def default_output(model: str, suffix: str) -> str:
     if model.startswith("nnabla.models:"):
         return model.split("/")[-1] + suffix
     stem, _ = os.path.splitext(model)
@@ -36,7 +46,7 @@ def _default_output(model: str, suffix: str) -> str:
 @click.command()
 @model_argument
 @click.option("-o", "--output", required=True, metavar="OUT.nnp", help="The new .nnp.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Set every network's batch size.")
+@click.option("--batch-size", type=int, default=None, help="Set every network's batch size.")
 @output_options
 @emit_option
 def convert(model, output, batch_size, force, network_format, param_format, emit):
@@ -46,57 +56,37 @@ def convert(model, output, batch_size, force, network_format, param_format, emit
     """
     from ..plan import Plan, Step, run_plan
 
-    steps = [Step("set-batch-size", {"batch-size": batch_size})] if batch_size else []
+    steps = [Step("set-batch-size", {"batch-size": batch_size})] if batch_size is not None else []
     if emit and not steps:
         raise click.UsageError("--emit-recipe needs a step: convert without --batch-size changes nothing")
-    run_plan(model, Plan(steps), output, network_format, param_format, force)
+    plan = Plan(steps, base_dir=os.getcwd())
+    check_emit(emit, output, [model] + plan.inputs(), force)
+    run_plan(model, plan, output, network_format, param_format, force)
     if emit:
-        write_recipe(emit, Plan(steps), model)
+        write_recipe(emit, plan, model, [model, output], force)
     click.echo(f"wrote {output}", err=True)
 
 
 @click.command()
 @model_argument
-@click.option("--after", multiple=True, metavar="TYPES", help="Function types to quantize after (ReLU,Affine).")
-@selector_options
+@step_options("quantize")
 @click.option("-o", "--output", default=None, metavar="OUT.nnp",
               help="The new .nnp. Default: MODEL.quantized.nnp beside the input.")
-@click.option("--bits", type=int, default=8, show_default=True, help="Quantization bits.")
-@click.option("--signed", is_flag=True, help="Signed levels [-2^(b-1), 2^(b-1)-1] instead of [0, 2^b-1].")
-@click.option("--ql-min", type=float, default=None, help="Lowest quantization level (overrides --bits).")
-@click.option("--ql-max", type=float, default=None, help="Highest quantization level (overrides --bits).")
-@click.option("--calibrate", "calib", default=None, metavar="DATA",
-              help="Calibration data: .npy, .npz keyed by input name, or a folder of them.")
-@click.option("--calib-batches", type=click.IntRange(min=1), default=None, help="Use at most this many batches.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True,
-              help="Calibration batch size.")
-@click.option("--method", type=click.Choice(["minmax", "ema", "percentile"]), default="minmax", show_default=True,
-              help="How calibration turns batches into a range.")
-@click.option("--context", default="cpu", show_default=True, help="NNabla context for calibration (cpu, cudnn).")
-@click.option("--dry-run", is_flag=True, help="Show what would be quantized; write nothing.")
+@click.option("--dry-run", is_flag=True, help="Run the step on a copy and show what it would do; write nothing.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @output_options
 @emit_option
-def quantize(model, after, networks, names, exclude, allow_empty, output, bits, signed, ql_min, ql_max, calib,
-             calib_batches, batch_size, method, context, dry_run, fmt, force, network_format, param_format, emit):
+def quantize(model, output, dry_run, fmt, force, network_format, param_format, emit, **options):
     """Insert MinMaxQuantize after matching functions of MODEL and save a new .nnp."""
     from ..plan import Plan, Step, run_plan
 
-    after = split_list(after)
-    if not after and not names:
-        raise click.UsageError("say what to quantize: --after TYPES and/or --name GLOB")
-    options = {"after": after, "names": split_list(names), "exclude": split_list(exclude),
-               "networks": split_list(networks), "bits": bits, "signed": signed, "ql-min": ql_min,
-               "ql-max": ql_max, "allow-empty": allow_empty}
-    if calib:
-        options.update({"calibrate": os.path.abspath(calib), "calib-batches": calib_batches,
-                        "batch-size": batch_size, "method": method, "context": context})
-    options = {k: v for k, v in options.items() if v is not None and v != [] and v is not False}
-    output = output or _default_output(model, ".quantized.nnp")
-    plan = Plan([Step("quantize", options)])
+    plan = Plan([Step("quantize", given_options("quantize", options))], base_dir=os.getcwd())
+    output = output or default_output(model, ".quantized.nnp")
+    if not dry_run:
+        check_emit(emit, output, [model] + plan.inputs(), force)
     results, _, _ = run_plan(model, plan, output, network_format, param_format, force, dry_run)
-    if emit:
-        write_recipe(emit, plan, model)
+    if emit and not dry_run:
+        write_recipe(emit, plan, model, [model, output] + plan.inputs(), force)
     result = results[0]
     if fmt == "json":
         print_json({"output": None if dry_run else output, "summary": result.summary,

@@ -9,7 +9,7 @@ from .render import print_json, table
 @click.argument("recipe", metavar="RECIPE")
 @click.argument("model", metavar="[MODEL]", required=False)
 @click.option("-o", "--output", default=None, metavar="OUT.nnp", help="The new .nnp (not needed with --dry-run).")
-@click.option("--dry-run", is_flag=True, help="Show what each step would match; write nothing.")
+@click.option("--dry-run", is_flag=True, help="Run the steps on a copy and show what they would do; write nothing.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @output_options
 def apply(recipe, model, output, dry_run, fmt, force, network_format, param_format):
@@ -17,7 +17,7 @@ def apply(recipe, model, output, dry_run, fmt, force, network_format, param_form
 
     Exit 1 when an expectation fails (nothing is written then), 2 for a bad recipe or model.
     """
-    from ..errors import CheckFailed
+    from ..errors import CheckFailed, dialect
     from ..plan import run_plan
     from ..recipe import load_recipe
 
@@ -27,8 +27,9 @@ def apply(recipe, model, output, dry_run, fmt, force, network_format, param_form
         raise click.UsageError("give MODEL, or set 'model:' in the recipe")
     if not output and not dry_run:
         raise click.UsageError("give -o OUT.nnp (or --dry-run)")
-    results, _, checks = run_plan(model, r.plan(), output, network_format, param_format, force, dry_run,
-                                  r.expect)
+    with dialect("recipe"):
+        results, _, checks = run_plan(model, r.plan(), output, network_format, param_format, force, dry_run,
+                                      r.expect, inputs=[recipe])
     failed = [c for c in checks if not c["ok"]]
     if fmt == "json":
         print_json({"recipe": recipe, "model": model, "output": None if dry_run or failed else output,
@@ -46,14 +47,18 @@ def apply(recipe, model, output, dry_run, fmt, force, network_format, param_form
     if failed:
         raise CheckFailed(f"{len(failed)} expectation(s) failed ({', '.join(c['check'] for c in failed)}); "
                           f"{output or 'nothing'} was not written")
-    if not dry_run:
+    if dry_run:
+        if r.expect:
+            click.echo("expectations are checked only when the recipe is applied for real", err=True)
+    else:
         click.echo(f"applied {len(results)} step(s) of {recipe} to {model}; wrote {output}", err=True)
 
 
 @click.command()
 @click.argument("recipe", metavar="RECIPE")
 def check(recipe):
-    """Validate RECIPE without a model: keys, value types, step names, function types."""
+    """Validate RECIPE without a model: keys, value types and ranges, step names, function types and
+    arguments, and that the files it names exist."""
     from ..recipe import load_recipe
 
     r = load_recipe(recipe)

@@ -4,6 +4,7 @@ through NNabla's own generated converters (``nnabla.utils.load_function`` / ``sa
 list through ``nnabla.utils.converter.utils.get_function_info`` (NNabla's functions.yaml, shipped offline).
 """
 import difflib
+import re
 from functools import lru_cache
 from typing import Dict, Optional, Sequence
 
@@ -90,9 +91,94 @@ def _parse_default(kind, text, current):
     return current
 
 
+_REPEAT = re.compile(r"^\((-?[0-9.]+),\)\s*\*\s*len\((\w+)\)$")
+_REPEAT_SPATIAL = re.compile(r"^\((-?[0-9.]+),\)\s*\*\s*\(len\(x\.shape\)\s*-\s*\(base_axis\s*\+\s*1\)\)$")
+
+
+def check_args(type_name: str, args: dict) -> dict:
+    """``args`` checked against NNabla's declaration of ``type_name``'s arguments (names, value kinds,
+    allowed strings); returns them with numbers as the declared kind. Raises :class:`SelectionError`.
+
+    Example::
+
+        check_args("LeakyReLU", {"alpha": 0.2})
+    """
+    declared = function_info()[check_type(type_name)].get("arguments") or {}
+    out = {}
+    for key, value in (args or {}).items():
+        if key not in declared:
+            close = difflib.get_close_matches(str(key), list(declared), n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            raise SelectionError(f"function type '{type_name}' has no argument '{key}'; {hint}"
+                                 f"it takes: {', '.join(declared) or 'none'}")
+        out[key] = _check_value(type_name, key, declared[key], value)
+    return out
+
+
+def _check_value(type_name, key, spec, value):
+    kind = spec.get("type")
+    where = f"argument '{key}' of {type_name}"
+
+    def bad(want):
+        return SelectionError(f"{where} must be {want}, not {type(value).__name__} {value!r}"[:300])
+
+    def is_int(v):
+        return isinstance(v, int) and not isinstance(v, bool) and -2 ** 62 < v < 2 ** 62
+
+    def is_num(v):
+        return (isinstance(v, (int, float)) and not isinstance(v, bool)) and abs(v) < 1e300
+
+    if kind in ("float", "double"):
+        if not is_num(value):
+            raise bad("a number")
+        return float(value)
+    if kind == "int64":
+        if not is_int(value):
+            raise bad("an integer")
+        return value
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise bad("true or false")
+        return value
+    if kind == "string":
+        allowed = spec.get("available_values")
+        if not isinstance(value, str) or (allowed and value not in allowed):
+            raise bad("one of " + ", ".join(allowed) if allowed else "a string")
+        return value
+    if kind in ("Shape", "repeated int64"):
+        if not isinstance(value, (list, tuple)) or len(value) > 64 or not all(is_int(v) for v in value):
+            raise bad("a list of integers")
+        return list(value)
+    if kind == "repeated float":
+        if not isinstance(value, (list, tuple)) or len(value) > 4096 or not all(is_num(v) for v in value):
+            raise bad("a list of numbers")
+        return [float(v) for v in value]
+    raise SelectionError(f"{where} ({kind}) cannot be set by nnsurgeon")
+
+
+def _fill_expression_defaults(type_name: str, full: dict, given: dict, input_ndim: Optional[int]) -> None:
+    """Arguments whose default NNabla writes as an expression of other arguments (``stride: kernel``,
+    ``pad: (0,) * len(kernel)``, ``(1,) * (len(x.shape) - (base_axis+1))``) get that value when not given."""
+    for key, spec in (function_info()[type_name].get("arguments") or {}).items():
+        text = str(spec.get("default", "")).strip()
+        if key in given or not text:
+            continue
+        if text in full and text != key and spec.get("type") == "Shape":
+            full[key] = list(full[text])
+            continue
+        m = _REPEAT.match(text)
+        if m and isinstance(full.get(m.group(2)), (list, tuple)):
+            full[key] = [int(float(m.group(1)))] * len(full[m.group(2)])
+            continue
+        m = _REPEAT_SPATIAL.match(text)
+        if m and input_ndim is not None and isinstance(full.get("base_axis"), int):
+            full[key] = [int(float(m.group(1)))] * max(0, input_ndim - (full["base_axis"] + 1))
+
+
 def make_function(name: str, type_name: str, inputs: Sequence[str], outputs: Sequence[str],
-                  args: Optional[dict] = None):
-    """A new ``nnabla_pb2.Function`` of ``type_name``; ``args`` override the type's defaults.
+                  args: Optional[dict] = None, input_ndim: Optional[int] = None):
+    """A new ``nnabla_pb2.Function`` of ``type_name``; ``args`` override the type's defaults (defaults that
+    depend on other arguments or on the input's rank, ``input_ndim``, are computed as NNabla documents them).
 
     Example::
 
@@ -104,12 +190,9 @@ def make_function(name: str, type_name: str, inputs: Sequence[str], outputs: Seq
     from nnabla.utils.save_function import _create_function_nntxt
 
     full = default_args(check_type(type_name))
-    unknown = set(args or {}) - set(full)
-    if unknown:
-        raise SelectionError(
-            f"function type '{type_name}' has no argument(s) {', '.join(sorted(unknown))}; "
-            f"it takes: {', '.join(full) or 'none'}")
-    full.update(args or {})
+    given = check_args(type_name, args or {})
+    full.update(given)
+    _fill_expression_defaults(type_name, full, given, input_ndim)
     proto = nnabla_pb2.Function()
     _create_function_nntxt(proto, name, {"type": type_name, "inputs": list(inputs),
                                          "outputs": list(outputs), "args": full})

@@ -9,20 +9,20 @@ import numpy as np
 
 from .._nnabla import nnabla_quiet
 from ..errors import ModelError
-from .network import Network
 
 
 def parameter_scope(model) -> "OrderedDict":
     """An NNabla parameter scope holding the model's parameters as ``nn.Variable`` (built once per model)."""
+    key = model.parameters_key()
     cached = getattr(model, "_live_scope", None)
-    if cached is not None and cached[0] is model.parameters and cached[1] == len(model.parameters):
-        return cached[2]
+    if cached is not None and cached[0] == key:
+        return cached[1]
     nn = nnabla_quiet()
     scope = OrderedDict()
     with nn.parameter_scope("", scope):
         for name, p in model.parameters.items():
             nn.parameter.set_parameter(name, nn.Variable.from_numpy_array(p.data, need_grad=p.need_grad))
-    model._live_scope = (model.parameters, len(model.parameters), scope)
+    model._live_scope = (key, scope)
     return scope
 
 
@@ -43,7 +43,6 @@ class LiveNetwork:
         from nnabla.utils.nnp_graph import NnpNetwork
 
         proto = model.network(name)
-        Network(proto, model.source)  # stable names before NNabla keys its dicts by them
         if batch_size is not None:
             proto = _batch_as_placeholder(proto)
         self.name = proto.name
@@ -54,10 +53,11 @@ class LiveNetwork:
                 proto_network = ProtoNetwork.from_proto(graph, proto, np.random.RandomState(1223), batch_size)
                 graph.networks[proto.name] = proto_network
                 self._nnp = NnpNetwork(proto_network, batch_size, callback=None)
-        except (ValueError, RuntimeError, KeyError, IndexError) as e:
-            raise ModelError(
-                f"{model.source}: NNabla cannot build network '{proto.name}' ({_first_line(e)}); "
-                "check the model with 'nnsurgeon info'") from None
+        except (ValueError, RuntimeError, KeyError, IndexError, TypeError, AttributeError) as e:
+            err = ModelError(f"{model.source}: NNabla cannot build network '{proto.name}' ({_first_line(e)}); "
+                             "check the model with 'nnsurgeon info'")
+            err.detail = _first_line(e)
+            raise err from None
         self.proto_network = self._nnp.proto_network
         self.inputs: Dict[str, object] = dict(self._nnp.inputs)
         self.outputs: Dict[str, object] = dict(self._nnp.outputs)

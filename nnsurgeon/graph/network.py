@@ -8,7 +8,7 @@ from collections import defaultdict
 from typing import Dict, List, Optional, Set, Tuple
 
 from ..errors import ModelError
-from .naming import assign_function_names, unique_name
+from .naming import unique_name
 
 Use = Tuple[object, int]  # (nnabla_pb2.Function, input or output index)
 
@@ -26,7 +26,6 @@ class Network:
     def __init__(self, proto, source: str = ""):
         self.proto = proto
         self.source = source
-        assign_function_names(proto.function)
         self.refresh()
 
     @property
@@ -193,6 +192,14 @@ class Network:
             _replace_messages(self.proto.variable, [v for v in self.proto.variable if v.name in used])
             self.refresh()
         return dropped
+
+    def drop_declaration(self, name: str) -> None:
+        """Delete the declaration of variable ``name`` (its producers and consumers are the caller's)."""
+        for i, v in enumerate(self.proto.variable):
+            if v.name == name:
+                del self.proto.variable[i]
+                break
+        self.refresh()
 
     def rename_output(self, function, index: int, new_name: str) -> str:
         """Make ``function``'s output ``index`` write to ``new_name`` instead; return the old name. Consumers

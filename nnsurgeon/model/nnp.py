@@ -45,20 +45,42 @@ class NnpModel:
     version: str = ""
     source: str = ""
 
+    def __post_init__(self):
+        # Stable names are assigned once, here; views and every command read them from the definition.
+        from ..graph.naming import assign_function_names
+
+        for net in self.proto.network:
+            assign_function_names(net.function)
+        self._views: Dict[str, object] = {}
+
+    def view(self, name: Optional[str] = None):
+        """The :class:`~nnsurgeon.graph.network.Network` view of network ``name``, built once and kept until
+        :meth:`invalidate_views` (the plan driver calls it after every step)."""
+        proto = self.network(name)
+        view = self._views.get(proto.name)
+        if view is None or view.proto is not proto:
+            from ..graph.network import Network
+
+            view = self._views[proto.name] = Network(proto, self.source)
+        return view
+
+    def invalidate_views(self) -> None:
+        self._views.clear()
+
     @property
     def network_names(self) -> List[str]:
         return [n.name for n in self.proto.network]
 
     def network(self, name: Optional[str] = None):
         """The ``nnabla_pb2.Network`` called ``name`` (the only one when ``name`` is None and there is one)."""
-        from ..errors import SelectionError
+        from ..errors import SelectionError, opt
 
         names = self.network_names
         if name is None:
             if len(names) == 1:
                 return self.proto.network[0]
             raise SelectionError(
-                f"{self.source}: holds {len(names)} networks ({', '.join(names)}); choose one with --network"
+                f"{self.source}: holds {len(names)} networks ({', '.join(names)}); choose one with {opt('network')}"
             )
         for n in self.proto.network:
             if n.name == name:
@@ -84,3 +106,8 @@ class NnpModel:
         layout = Layout(list(self.layout.members), self.layout.definition, self.layout.parameters,
                         self.layout.version_member, dict(self.layout.sizes))
         return NnpModel(proto, params, layout, dict(self.extras), self.version, self.source)
+
+    def parameters_key(self) -> tuple:
+        """Identifies the parameter values: the same arrays under the same names give the same key (caches of
+        values built from the parameters follow the arrays, not the dict)."""
+        return tuple((k, id(p.data), p.need_grad) for k, p in self.parameters.items())

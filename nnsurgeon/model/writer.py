@@ -5,10 +5,9 @@ target: the output appears whole or not at all, and the input is never touched.
 """
 import io
 import os
-import tempfile
 import zipfile
 from collections import OrderedDict
-from typing import Optional
+from typing import Optional, Sequence
 
 from ..errors import ModelError, OutputError
 from .nnp import NnpModel
@@ -17,46 +16,33 @@ _EXT = {"nntxt": ".nntxt", "protobuf": ".protobuf", "h5": ".h5"}
 
 
 def write_nnp(model: NnpModel, path: str, network_format: Optional[str] = None,
-              param_format: Optional[str] = None, force: bool = False) -> str:
-    """Save ``model`` to ``path``; ``network_format`` nntxt|protobuf and ``param_format`` h5|protobuf override
-    the formats the model was read with. Refuses to overwrite an existing file unless ``force``, and never
-    writes over the model's own source file. Returns ``path``.
+              param_format: Optional[str] = None, force: bool = False, inputs: Sequence[Optional[str]] = ()) -> str:
+    """Save ``model`` to ``path`` (a name ending in .nnp); ``network_format`` nntxt|protobuf and
+    ``param_format`` h5|protobuf override the formats the model was read with. Written through the one writer
+    (:mod:`nnsurgeon.model.output`): refuses the model's own file and ``inputs``, an existing file unless
+    ``force``; the written file is read back and parsed before it is renamed into place. Returns ``path``.
 
     Example::
 
         write_nnp(read_nnp("in.nnp"), "out.nnp", param_format="protobuf")
     """
-    check_output_path(path, model.source, force)
+    from .output import atomic_file
+
     members = _render_members(model, network_format, param_format)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f, zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as zf:
+    with atomic_file(path, inputs=[model.source] + list(inputs), force=force, extensions=(".nnp",)) as tmp:
+        with open(tmp, "wb") as f, zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as zf:
             for name, data in members.items():
                 zf.writestr(name, data)
-        _verify(tmp, members, path)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        _verify(tmp, members, path, model)
     return path
 
 
 def check_output_path(path: str, source: str = "", force: bool = False) -> None:
-    """Raise :class:`OutputError` unless ``path`` can be written: its folder exists and is writable, it is not
-    the input, and it does not exist yet (or ``force``)."""
-    folder = os.path.dirname(os.path.abspath(path)) or "."
-    if source and os.path.exists(source) and os.path.exists(path) and os.path.samefile(source, path):
-        raise OutputError(f"{path}: is the input model; nnsurgeon never overwrites its input, choose another -o path")
-    if os.path.isdir(path):
-        raise OutputError(f"{path}: is a folder; give a file name ending in .nnp")
-    if os.path.exists(path) and not force:
-        raise OutputError(f"{path}: already exists; choose another path or add --force to replace it")
-    if not os.path.isdir(folder):
-        raise OutputError(f"{path}: folder {folder} does not exist; create it first")
-    if not os.access(folder, os.W_OK):
-        raise OutputError(f"{path}: folder {folder} is not writable; choose another -o path")
+    """Raise :class:`OutputError` unless a model can be written to ``path`` (see
+    :func:`nnsurgeon.model.output.check_output`)."""
+    from .output import check_output
+
+    check_output(path, inputs=[source], force=force, extensions=(".nnp",))
 
 
 def _render_members(model: NnpModel, network_format, param_format) -> "OrderedDict[str, bytes]":
@@ -164,9 +150,12 @@ def _h5_bytes(model: NnpModel) -> bytes:
     return buffer.getvalue()
 
 
-def _verify(tmp: str, members: "OrderedDict[str, bytes]", path: str) -> None:
-    """Read the written zip back: every member must pass its CRC check and hold exactly the bytes rendered
-    (the rendering itself is NNabla's protobuf/h5 serialisation of a model that was already validated)."""
+def _verify(tmp: str, members: "OrderedDict[str, bytes]", path: str, model: NnpModel) -> None:
+    """Read the written zip back: every member must pass its CRC check and hold exactly the bytes rendered,
+    and the file must parse back into the same networks and parameters (names, shapes, values): a name that
+    a storage format cannot hold (h5 collapses '//') is caught here, before the rename."""
+    from .reader import read_nnp
+
     try:
         with zipfile.ZipFile(tmp) as zf:
             ok = zf.testzip() is None and zf.namelist() == list(members) and all(
@@ -175,3 +164,30 @@ def _verify(tmp: str, members: "OrderedDict[str, bytes]", path: str) -> None:
         raise OutputError(f"{path}: the written file does not read back ({e}); nothing was saved") from None
     if not ok:
         raise OutputError(f"{path}: the written file does not match what was meant to be written; nothing was saved")
+    try:
+        back = read_nnp(tmp)
+    except ModelError as e:
+        raise OutputError(f"{path}: the written file does not load ({e}); nothing was saved") from None
+    if list(back.parameters) != list(model.parameters):
+        lost = [k for k in model.parameters if k not in back.parameters][:3]
+        raise OutputError(f"{path}: parameter names do not survive the chosen format (e.g. {', '.join(lost)}); "
+                          "nothing was saved; choose another parameter format")
+    for name, p in model.parameters.items():
+        q = back.parameters[name]
+        if q.data.shape != p.data.shape or q.data.astype(p.data.dtype).tobytes() != p.data.tobytes():
+            raise OutputError(f"{path}: parameter '{name}' does not read back as written; nothing was saved")
+    if [n.SerializeToString(deterministic=True) for n in back.proto.network] != _named_networks(model):
+        raise OutputError(f"{path}: the networks do not read back as written; nothing was saved")
+
+
+def _named_networks(model: NnpModel):
+    """The model's networks serialised with stable names assigned, as a reader of the file will see them."""
+    from ..graph.naming import assign_function_names
+
+    out = []
+    for net in model.proto.network:
+        if any(not f.name for f in net.function) or len({f.name for f in net.function}) != len(net.function):
+            net = type(net).FromString(net.SerializeToString())
+            assign_function_names(net.function)
+        out.append(net.SerializeToString(deterministic=True))
+    return out

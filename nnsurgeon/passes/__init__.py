@@ -1,24 +1,20 @@
-"""Transformations of a model, one module each, in an explicit registry keyed by step name."""
-from typing import Callable, Dict
+"""Transformations of a model, one module each, in an explicit registry keyed by step name.
 
-from .base import PassResult
-from .batch_size import set_batch_size
-from .cut import cut
-from .fold_batchnorm import fold_batchnorm
-from .quantize import quantize
-from .remove import remove
-from .rename import rename
-from .replace import replace
+Each entry is a :class:`~nnsurgeon.passes.base.Pass`; the plan driver (:mod:`nnsurgeon.plan`) runs them. The
+Python functions ``nnsurgeon.quantize``, ``nnsurgeon.remove``, ... and the CLI commands are made from this table.
+"""
+from typing import Dict
 
-PASSES: Dict[str, Callable[..., PassResult]] = {
-    "quantize": quantize,
-    "remove": remove,
-    "replace": replace,
-    "fold-batchnorm": fold_batchnorm,
-    "cut": cut,
-    "rename": rename,
-    "set-batch-size": set_batch_size,
-}
+from .base import Change, Context, Pass, PassResult
+from .batch_size import SetBatchSize
+from .cut import Cut
+from .fold_batchnorm import FoldBatchnorm
+from .quantize import Quantize
+from .remove import Remove
+from .rename import Rename
+from .replace import Replace
 
-__all__ = ["PASSES", "PassResult", "cut", "fold_batchnorm", "quantize", "remove", "rename", "replace",
-           "set_batch_size"]
+PASSES: Dict[str, Pass] = {p.name: p for p in (Quantize(), Remove(), Replace(), FoldBatchnorm(), Cut(), Rename(),
+                                                SetBatchSize())}
+
+__all__ = ["PASSES", "Change", "Context", "Pass", "PassResult"]

@@ -1,33 +1,35 @@
 """set-batch-size: make networks run at a new batch size by default."""
-from typing import Optional, Sequence
+from typing import List
 
-from ..errors import SelectionError
-from .base import PassResult
+from ..graph.network import Network
+from .base import Change, Pass
+from .options import NETWORKS, Option
 
 
-def set_batch_size(model, batch_size: int, networks: Optional[Sequence[str]] = None,
-                   dry_run: bool = False) -> PassResult:
-    """Set ``batch_size`` on ``networks`` (all when None): the network's batch size, and the first dimension
-    of buffer variables that carried the old batch size. ``-1`` dimensions stay placeholders, which NNabla
-    fills with the network's batch size when it loads the file."""
-    if batch_size < 1:
-        raise SelectionError(f"batch size must be at least 1, got {batch_size}")
-    result = PassResult("set-batch-size")
-    for name in networks or model.network_names:
-        net = model.network(name)
-        old = net.batch_size
-        if old == batch_size:
-            continue
-        if dry_run:
-            result.records.append({"network": name, "from": old, "to": batch_size})
-            continue
-        net.batch_size = batch_size
-        changed_vars = 0
-        for v in net.variable:
+class SetBatchSize(Pass):
+    """The network's batch size, and the first dimension of buffer variables that carried the old batch size.
+    ``-1`` dimensions stay placeholders, which NNabla fills with the network's batch size when it loads."""
+
+    name = "set-batch-size"
+    help = "Set the networks' batch size."
+    verbs = ("set batch size on", "would set batch size on")
+    noun = "network"
+    options = (Option("batch-size", "int", None, "The new batch size.", min=1, max=65536), NETWORKS)
+    required = (("batch-size",),)
+
+    def select(self, model, opts):
+        return {n: (model.view(n), []) for n in (list(opts.networks) or model.network_names)}
+
+    def match(self, model, net: Network, functions, opts, notes) -> List[Change]:
+        old = net.proto.batch_size
+        if old == opts.batch_size:
+            return []
+        return [Change({"network": net.name, "from": old, "to": opts.batch_size})]
+
+    def rewrite(self, model, net: Network, changes: List[Change], opts) -> None:
+        old = net.proto.batch_size
+        net.proto.batch_size = opts.batch_size
+        for v in net.proto.variable:
             if v.type == "Buffer" and len(v.shape.dim) and old > 0 and v.shape.dim[0] == old:
-                v.shape.dim[0] = batch_size
-                changed_vars += 1
-        result.changed = True
-        result.records.append({"network": name, "from": old, "to": batch_size, "variables": changed_vars})
-    result.summary = f"{'would set' if dry_run else 'set'} batch size {batch_size} on {len(result.records)} network(s)"
-    return result
+                v.shape.dim[0] = opts.batch_size
+        net.refresh()

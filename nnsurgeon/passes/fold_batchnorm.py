@@ -12,56 +12,51 @@ statistics inputs (no_scale/no_bias), normalising other axes than the producer's
 whose output also feeds something else (a fork: folding would change that other use), that is not one of
 the three types, or whose weights are not parameters.
 """
-from typing import Sequence
+from typing import List
 
 import numpy as np
 
 from ..graph.naming import unique_name
 from ..graph.network import Network
 from ..model.nnp import Parameter
-from ..rules import Selector, select
-from .base import PassResult
-from .common import drop_parameters_no_longer_used, used_parameters
+from .base import Change, Pass
+from .options import ALLOW_EMPTY, EXCLUDE, NAMES, NETWORKS
 
 PRODUCERS = ("Convolution", "Deconvolution", "Affine")
 
 
-def fold_batchnorm(model, names: Sequence[str] = (), exclude: Sequence[str] = (), networks: Sequence[str] = (),
-                   allow_empty: bool = False, dry_run: bool = False) -> PassResult:
-    """Fold every selected BatchNormalization of ``model`` into its producer, in place.
+class FoldBatchnorm(Pass):
+    name = "fold-batchnorm"
+    help = "Fold inference-mode BatchNormalization into the Convolution, Deconvolution or Affine before it."
+    verbs = ("folded", "would fold")
+    noun = "BatchNormalization"
+    prunes = True
+    options = (NAMES, EXCLUDE, NETWORKS, ALLOW_EMPTY)
 
-    Example::
+    def select(self, model, opts):
+        from ..rules import Selector, select
 
-        fold_batchnorm(model)
-    """
-    selection = select(model, Selector(["BatchNormalization"], list(names), list(exclude), list(networks)),
-                       allow_empty)
-    result = PassResult("fold-batchnorm")
-    before = used_parameters(model)
-    for net_name, (net, bns) in selection.items():
-        taken = set(model.parameters) | net.taken_names()
-        removed = set()
-        for bn in bns:
+        return select(model, Selector(["BatchNormalization"], list(opts.names), list(opts.exclude),
+                                      list(opts.networks)), opts.allow_empty)
+
+    def match(self, model, net: Network, functions, opts, notes) -> List[Change]:
+        changes = []
+        for bn in functions:
             reason = _why_not(model, net, bn)
             if reason:
-                result.notes.append(f"{net_name}: {bn.name} not folded: {reason}")
+                notes.append(f"{net.name}: {bn.name} not folded: {reason}")
                 continue
             producer, _ = net.producer(bn.input[0])
-            result.records.append({"network": net_name, "batchnorm": bn.name, "into": producer.name,
-                                   "type": producer.type})
-            if dry_run:
-                continue
-            _fold(model, net, producer, bn, taken)
-            removed.add(bn.name)
-        if removed:
-            net.remove_functions(removed)
-            net.prune_variables()
-    if not dry_run:
-        drop_parameters_no_longer_used(model, before)
-    result.changed = bool(result.records) and not dry_run
-    result.summary = (f"{'would fold' if dry_run else 'folded'} {len(result.records)} BatchNormalization(s)"
-                      + (f", {len(result.notes)} skipped" if result.notes else ""))
-    return result
+            changes.append(Change({"network": net.name, "batchnorm": bn.name, "into": producer.name,
+                                   "type": producer.type}))
+        return changes
+
+    def rewrite(self, model, net: Network, changes: List[Change], opts) -> None:
+        taken = set(model.parameters) | net.taken_names()
+        for change in changes:
+            bn = net.functions[change.record["batchnorm"]]
+            _fold(model, net, net.functions[change.record["into"]], bn, taken)
+        net.remove_functions({c.record["batchnorm"] for c in changes})
 
 
 def _why_not(model, net, bn):

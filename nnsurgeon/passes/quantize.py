@@ -15,113 +15,116 @@ ema=True``: static, what a deployed model wants). Ranges are widened to contain 
 nudges the range so that 0 is exactly representable, and a range [m, M] with m > 0 would otherwise be moved
 to [0, M - m], clipping the largest values of all-positive tensors.
 """
-from typing import Callable, Dict, Optional, Sequence, Tuple
+from typing import Dict, List, Tuple
 
 import numpy as np
 
-from ..errors import SelectionError
 from ..graph.functions import make_function
+from ..graph.levels import levels
 from ..graph.naming import unique_name
 from ..graph.network import Network
 from ..model.nnp import Parameter
-from ..rules import Selector, select
-from .base import PassResult
+from .base import Change, Context, Pass, PassResult
+from .options import ALLOW_EMPTY, EXCLUDE, NAMES, NETWORKS, Option
 
 Ranges = Dict[Tuple[str, str], Tuple[float, float]]  # (network, variable) -> (min, max)
 
 
-def levels(bits: int = 8, signed: bool = False, ql_min: Optional[float] = None,
-           ql_max: Optional[float] = None) -> Tuple[float, float]:
-    """Quantization levels: [0, 2^bits - 1], or [-2^(bits-1), 2^(bits-1) - 1] when signed; explicit wins."""
-    if bits < 2 or bits > 16:
-        raise SelectionError(f"--bits must be between 2 and 16, got {bits}")
-    lo, hi = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2 ** bits - 1)
-    lo = lo if ql_min is None else ql_min
-    hi = hi if ql_max is None else ql_max
-    if hi <= lo:
-        raise SelectionError(f"--ql-max ({hi}) must be greater than --ql-min ({lo})")
-    return float(lo), float(hi)
+class Quantize(Pass):
+    name = "quantize"
+    help = "Insert MinMaxQuantize after matching functions."
+    verbs = ("inserted", "would insert")
+    noun = "MinMaxQuantize"
+    options = (
+        Option("after", "types", (), "Function types to quantize after (ReLU,Affine).", metavar="TYPES"),
+        NAMES, EXCLUDE, NETWORKS, ALLOW_EMPTY,
+        Option("bits", "int", 8, "Quantization bits.", min=2, max=16),
+        Option("signed", "bool", False, "Signed levels [-2^(b-1), 2^(b-1)-1] instead of [0, 2^b-1]."),
+        Option("ql-min", "number", None, "Lowest quantization level (overrides bits)."),
+        Option("ql-max", "number", None, "Highest quantization level (overrides bits)."),
+        Option("calibrate", "path", None, "Calibration data: .npy, .npz keyed by input name, or a folder of them.",
+               metavar="DATA"),
+        Option("calib-batches", "int", None, "Use at most this many calibration batches.", min=1),
+        Option("batch-size", "int", 32, "Calibration batch size.", min=1, max=65536),
+        Option("method", "enum", "minmax", "How calibration turns batches into a range.",
+               choices=("minmax", "ema", "percentile")),
+        Option("context", "enum", "cpu", "NNabla context for calibration.", choices=("cpu", "cuda", "cudnn")),
+    )
+    required = (("after", "names"),)
 
+    def check(self, opts) -> None:
+        levels(opts.bits, opts.signed, opts.ql_min, opts.ql_max)
 
-def quantize(model, after: Sequence[str] = (), names: Sequence[str] = (), exclude: Sequence[str] = (),
-             networks: Sequence[str] = (), bits: int = 8, signed: bool = False,
-             ql_min: Optional[float] = None, ql_max: Optional[float] = None, allow_empty: bool = False,
-             dry_run: bool = False, calibrate: Optional[Callable[[object, Dict], Ranges]] = None,
-             decay: float = 0.999) -> PassResult:
-    """Insert MinMaxQuantize after the selected functions of ``model`` (in place).
+    def select(self, model, opts):
+        from ..rules import Selector, select
 
-    ``calibrate(model, {network: [variable names]})`` returns ranges per (network, variable); the quantizers
-    are then static. Returns a :class:`PassResult` with one record per inserted quantizer.
+        return select(model, Selector(list(opts.after), list(opts.names), list(opts.exclude), list(opts.networks)),
+                      opts.allow_empty)
 
-    Example::
-
-        result = quantize(model, after=["ReLU", "Affine"], bits=8)
-        print(result.summary)
-    """
-    lo, hi = levels(bits, signed, ql_min, ql_max)
-    selection = select(model, Selector(list(after), list(names), list(exclude), list(networks)), allow_empty)
-    result = PassResult("quantize")
-    plans = {}
-    for net_name, (net, functions) in selection.items():
-        targets = []
+    def match(self, model, net: Network, functions, opts, notes: List[str]) -> List[Change]:
+        changes = []
         for f in functions:
             for i, y in enumerate(f.output):
                 consumers = net.consumers(y)
-                if any(c.type == "MinMaxQuantize" for c, _ in consumers) or f.type == "MinMaxQuantize":
-                    result.notes.append(f"{net_name}: {f.name} output '{y}' is already quantized; skipped")
+                if f.type == "MinMaxQuantize" or any(c.type == "MinMaxQuantize" for c, _ in consumers):
+                    notes.append(f"{net.name}: {f.name} output '{y}' is already quantized; skipped")
                     continue
-                targets.append((f, i, y, consumers))
-        plans[net_name] = (net, targets)
-    if dry_run:
-        for net_name, (_net, targets) in plans.items():
-            for f, _i, y, consumers in targets:
-                result.records.append(_record(net_name, f, y, consumers, None))
-        result.summary = f"would insert {len(result.records)} quantizer(s) (dry run, nothing written)"
-        return result
-    ranges: Ranges = {}
-    if calibrate is not None:
-        wanted = {n: [y for _, _, y, _ in t] for n, (_, t) in plans.items() if t}
-        ranges = calibrate(model, wanted) if wanted else {}
-    for net, targets in plans.values():
-        _rewrite(model, net, targets, lo, hi, ranges, decay, result)
-    mode = "static ranges from calibration" if calibrate is not None else \
-        "dynamic ranges (min/max of each batch; use --calibrate for fixed ranges)"
-    result.changed = bool(result.records)
-    result.summary = (f"inserted {len(result.records)} MinMaxQuantize in {len(plans)} network(s), "
-                      f"{bits if ql_min is None and ql_max is None else 'custom'}-bit levels [{lo:g}, {hi:g}], "
-                      f"{mode}")
-    return result
+                record = {"network": net.name, "after": f.name, "type": f.type, "output": y,
+                          "consumers": [c.name for c, _ in consumers], "network_output": not consumers,
+                          "range": None}
+                changes.append(Change(record, (f.name, i, y)))
+        return changes
 
+    def prepare(self, model, matched, opts, ctx: Context) -> None:
+        if opts.calibrate is None:
+            return
+        if ctx.dry_run:
+            ctx.notes.append("calibration skipped in a dry run: quantizers are shown without ranges")
+            return
+        from ..runtime.calibrate import Calibrator
 
-def _record(net_name, f, y, consumers, rng):
-    return {"network": net_name, "after": f.name, "type": f.type, "output": y,
-            "consumers": [c.name for c, _ in consumers],
-            "network_output": not consumers,
-            "range": list(rng) if rng is not None else None}
+        wanted = {n: [c.data[2] for c in changes] for n, (_, changes) in matched.items() if changes}
+        calibrator = Calibrator(opts.calibrate, batch_size=opts.batch_size, max_batches=opts.calib_batches,
+                                method=opts.method, context=opts.context, progress=ctx.progress)
+        ranges = calibrator(model, wanted) if wanted else {}
+        for n, (_, changes) in matched.items():
+            for c in changes:
+                lo, hi = ranges[(n, c.data[2])]
+                # widened to contain 0: NNabla's nudge would otherwise shift an all-positive range (module doc)
+                c.record["range"] = [min(float(lo), 0.0), max(float(hi), 0.0)]
 
+    def rewrite(self, model, net: Network, changes: List[Change], opts) -> None:
+        lo, hi = levels(opts.bits, opts.signed, opts.ql_min, opts.ql_max)
+        taken = net.taken_names() | set(model.parameters)
+        placements: Dict[str, list] = {}
+        for change in changes:
+            fname, i, y = change.data
+            f = net.functions[fname]
+            shape = list(net.variables[y].shape.dim)
+            ones = [1] * len(shape)
+            qname = unique_name(f"{f.name}/quantize" + (f"_{i}" if i else ""), taken)
+            float_name = net.add_variable(f"{y}/float", shape, taken=taken)
+            net.rename_output(f, i, float_name)
+            rng = change.record["range"]
+            values = {"qr_min": rng[0] if rng else -6.0, "qr_max": rng[1] if rng else 6.0, "ql_min": lo,
+                      "ql_max": hi}
+            param_names = []
+            for key in ("qr_min", "qr_max", "ql_min", "ql_max"):
+                pname = unique_name(f"{qname}/{key}", taken)
+                net.add_variable(pname, ones, kind="Parameter", taken=set())
+                model.parameters[pname] = Parameter(np.full(ones, values[key], dtype=np.float32),
+                                                    need_grad=key.startswith("qr") and rng is None)
+                param_names.append(pname)
+            args = {"x_min_max": rng is None, "ema": rng is not None, "decay": 0.999}
+            q = make_function(qname, "MinMaxQuantize", [float_name] + param_names, [y], args)
+            placements.setdefault(f.name, []).append(q)
+        net.insert_functions(placements)
 
-def _rewrite(model, net: Network, targets, lo, hi, ranges: Ranges, decay, result: PassResult) -> None:
-    taken = net.taken_names() | set(model.parameters)
-    placements: Dict[str, list] = {}
-    for f, i, y, consumers in targets:
-        shape = list(net.variables[y].shape.dim)
-        ones = [1] * len(shape)
-        qname = unique_name(f"{f.name}/quantize" + (f"_{i}" if i else ""), taken)
-        float_name = net.add_variable(f"{y}/float", shape, taken=taken)
-        net.rename_output(f, i, float_name)
-        rng = ranges.get((net.name, y))
-        if rng is not None:
-            rng = (min(float(rng[0]), 0.0), max(float(rng[1]), 0.0))
-        values = {"qr_min": rng[0] if rng else -6.0, "qr_max": rng[1] if rng else 6.0, "ql_min": lo, "ql_max": hi}
-        param_names = []
-        for key in ("qr_min", "qr_max", "ql_min", "ql_max"):
-            pname = unique_name(f"{qname}/{key}", taken)
-            net.add_variable(pname, ones, kind="Parameter", taken=set())
-            model.parameters[pname] = Parameter(np.full(ones, values[key], dtype=np.float32),
-                                                need_grad=key.startswith("qr") and rng is None)
-            param_names.append(pname)
-        args = {"x_min_max": rng is None, "ema": rng is not None, "decay": decay}
-        q = make_function(qname, "MinMaxQuantize", [float_name] + param_names, [y], args)
-        placements.setdefault(f.name, []).append(q)
-        result.records.append(_record(net.name, f, y, consumers, rng))
-    net.insert_functions(placements)
+    def details(self, opts, ctx: Context, result: PassResult) -> str:
+        lo, hi = levels(opts.bits, opts.signed, opts.ql_min, opts.ql_max)
+        custom = opts.ql_min is not None or opts.ql_max is not None
+        static = opts.calibrate is not None and not ctx.dry_run
+        mode = "static ranges from calibration" if static else \
+            "ranges from calibration (skipped in a dry run)" if opts.calibrate else \
+            "dynamic ranges (min/max of each batch; calibrate for fixed ranges)"
+        return f"{'custom' if custom else opts.bits}-bit levels [{lo:g}, {hi:g}], {mode}"

@@ -2,12 +2,13 @@
 pad, ...), keeping their name, inputs and outputs. Built through NNabla's function registry: with a new
 type, arguments start at that type's defaults; with the same type, at the function's current ones; the
 given ``args`` override them."""
-from typing import Dict, Optional, Sequence
+from typing import List
 
-from ..errors import SelectionError
-from ..graph.functions import check_type, function_args, function_info, make_function
-from ..rules import Selector, select
-from .base import PassResult
+from ..errors import OptionError, SelectionError, opt
+from ..graph.functions import check_args, function_args, function_info, make_function
+from ..graph.network import Network
+from .base import Change, Pass
+from .options import SELECT, Option
 
 
 def _input_range(type_name: str):
@@ -17,39 +18,46 @@ def _input_range(type_name: str):
     return required, (10 ** 6 if variadic else len(inputs))
 
 
-def replace(model, types: Sequence[str] = (), names: Sequence[str] = (), exclude: Sequence[str] = (),
-            networks: Sequence[str] = (), to: Optional[str] = None, args: Optional[Dict] = None,
-            allow_empty: bool = False, dry_run: bool = False) -> PassResult:
-    """Replace the selected functions of ``model`` in place.
+class Replace(Pass):
+    name = "replace"
+    help = "Change selected functions' type and/or arguments, keeping their name, inputs and outputs."
+    verbs = ("replaced", "would replace")
+    options = SELECT + (
+        Option("to", "type", None, "The new function type (default: keep the type).", metavar="TYPE"),
+        Option("args", "mapping", None, "Arguments to set, e.g. {alpha: 0.2} (recipe/Python only)."),
+    )
+    required = (("types", "names"), ("to", "args"))
 
-    Example::
+    def check(self, opts) -> None:
+        """Arguments are checked against NNabla's table for the new type (or each selected type)."""
+        if not opts.args:
+            return
+        for type_name in ([opts.to] if opts.to else list(opts.types)):
+            try:
+                check_args(type_name, opts.args)
+            except SelectionError as e:
+                err = OptionError(f"{opt('args')}: {e}")
+                err.key = "args"
+                raise err from None
 
-        replace(model, types=["ReLU"], to="LeakyReLU", args={"alpha": 0.2})
-    """
-    if not types and not names:
-        raise SelectionError("replace: say which functions with types and/or names")
-    if to is None and not args:
-        raise SelectionError("replace: give a new type ('to') and/or 'args'")
-    if to is not None:
-        check_type(to)
-    selection = select(model, Selector(list(types), list(names), list(exclude), list(networks)), allow_empty)
-    result = PassResult("replace")
-    for net_name, (net, functions) in selection.items():
+    def match(self, model, net: Network, functions, opts, notes) -> List[Change]:
+        changes = []
         for f in functions:
-            new_type = to or f.type
+            new_type = opts.to or f.type
             lo, hi = _input_range(new_type)
             if not lo <= len(f.input) <= hi:
                 raise SelectionError(
-                    f"replace: {net_name}/{f.name} has {len(f.input)} input(s); {new_type} takes "
+                    f"{net.name}/{f.name} has {len(f.input)} input(s); {new_type} takes "
                     f"{lo if lo == hi else f'{lo} to {hi}'}")
             base = function_args(f) if new_type == f.type else {}
-            base.update(args or {})
-            new = make_function(f.name, new_type, list(f.input), list(f.output), base)
-            result.records.append({"network": net_name, "function": f.name, "from": f.type, "to": new_type,
-                                   "args": dict(args or {})})
-            if not dry_run:
-                f.CopyFrom(new)
+            base.update(opts.args or {})
+            ndim = len(net.variables[f.input[0]].shape.dim) if len(f.input) and f.input[0] in net.variables else None
+            new = make_function(f.name, new_type, list(f.input), list(f.output), base, input_ndim=ndim)
+            changes.append(Change({"network": net.name, "function": f.name, "from": f.type, "to": new_type,
+                                   "args": dict(opts.args or {})}, new))
+        return changes
+
+    def rewrite(self, model, net: Network, changes: List[Change], opts) -> None:
+        for change in changes:
+            net.functions[change.record["function"]].CopyFrom(change.data)
         net.refresh()
-    result.changed = bool(result.records) and not dry_run
-    result.summary = f"{'would replace' if dry_run else 'replaced'} {len(result.records)} function(s)"
-    return result

@@ -16,8 +16,11 @@ from typing import Dict, List, Optional
 
 import yaml
 
-from ..errors import NnsurgeonError
-from ..plan import Plan, Step
+from ..errors import NnsurgeonError, OptionError, dialect
+from ..graph.functions import check_type
+from ..passes import PASSES
+from ..passes.options import given, parse_options
+from ..plan import Plan, Step, parse_step
 from . import spec
 
 MAX_RECIPE_BYTES = 1 << 20
@@ -179,8 +182,12 @@ def _check_tags(node, path):
 
 
 class _Validator:
+    """Checks a parsed recipe against the steps' declared options (the same gate the CLI and Python use),
+    pointing errors at the offending line and column."""
+
     def __init__(self, path):
         self.path = path
+        self.base_dir = os.path.dirname(os.path.abspath(path)) if os.path.exists(path) else os.getcwd()
 
     def error(self, node, message):
         m = node.start_mark
@@ -190,117 +197,144 @@ class _Validator:
         """(key, key node, value node) of a mapping node."""
         return [(k.value, k, v) for k, v in node.value]
 
-    def mapping(self, node, data, table, where, required=()):
+    def node_of(self, mapping_node, key):
+        for k, _knode, vnode in self.items(mapping_node):
+            if str(k).replace("_", "-") == key:
+                return vnode
+        return mapping_node
+
+    def options(self, node, data, table, where, required=()):
+        """Validate a mapping against an Option table; return the typed options."""
         if not isinstance(data, dict) or not isinstance(node, yaml.MappingNode):
             raise self.error(node, f"{where} must be a mapping of options")
-        for key, knode, vnode in self.items(node):
-            if key not in table:
-                close = difflib.get_close_matches(str(key), list(table), n=1)
-                hint = f"; did you mean '{close[0]}'?" if close else f"; allowed: {', '.join(table)}"
-                raise self.error(knode, f"unknown key '{key}' in {where}{hint}")
-            self.value(vnode, data[key], table[key], f"'{key}' in {where}")
-        for group in required:
-            if not any(k in data for k in group):
-                raise self.error(node, f"{where} needs {' or '.join(repr(k) for k in group)}")
+        try:
+            with dialect("recipe"):
+                return parse_options(where, table, data, self.base_dir, required, where)
+        except OptionError as e:
+            raise self.error(self.target(node, e), str(e)) from None
 
-    def value(self, node, value, kind, where):
-        ok = {
-            "names": lambda v: isinstance(v, str) or (isinstance(v, list) and all(isinstance(x, str) for x in v)),
-            "str": lambda v: isinstance(v, str), "path": lambda v: isinstance(v, str),
-            "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
-            "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-            "bool": lambda v: isinstance(v, bool), "mapping": lambda v: isinstance(v, dict),
-            "list": lambda v: isinstance(v, list),
-            "str-mapping": lambda v: isinstance(v, dict) and all(isinstance(k, str) and isinstance(x, str)
-                                                                 for k, x in v.items()),
-            "int-mapping": lambda v: isinstance(v, dict) and all(
-                isinstance(k, str) and isinstance(x, int) and not isinstance(x, bool) for k, x in v.items()),
-        }
-        if isinstance(kind, tuple):
-            if value not in kind[1]:
-                raise self.error(node, f"{where} must be one of {', '.join(kind[1])}, not {value!r}")
-            return
-        if not ok[kind](value):
-            wanted = {"names": "a name or a list of names", "str": "a string", "path": "a path", "int": "an integer",
-                      "number": "a number", "bool": "true or false", "mapping": "a mapping", "list": "a list",
-                      "str-mapping": "a mapping of names to names",
-                      "int-mapping": "a mapping of names to integers"}[kind]
-            raise self.error(node, f"{where} must be {wanted}, not {type(value).__name__} {value!r}")
-
-    def types(self, node, names, where):
-        from ..graph.functions import check_type
-
-        items = node.value if isinstance(node, yaml.SequenceNode) else [node] * len(spec.as_list(names))
-        for name, item in zip(spec.as_list(names), items):
-            try:
-                check_type(name)
-            except NnsurgeonError as e:
-                raise self.error(item, f"{where}: {e}") from None
+    def target(self, node, e):
+        """The node an option error is about: the unknown key, the bad list item, or the bad value."""
+        key = getattr(e, "key", None)
+        if not key or not isinstance(node, yaml.MappingNode):
+            return node
+        if getattr(e, "unknown", False):
+            return next((knode for k, knode, _ in self.items(node) if k == key), node)
+        value = self.node_of(node, key)
+        item = getattr(e, "item", None)
+        if item is not None and isinstance(value, yaml.SequenceNode):
+            return next((v for v in value.value if getattr(v, "value", None) == item), value)
+        if item is not None and isinstance(value, yaml.ScalarNode) and isinstance(value.value, str) \
+                and item in value.value:
+            return value
+        return value
 
     def recipe(self, node, data) -> Recipe:
-        self.mapping(node, data, spec.TOP, "the recipe", required=(("version",), ("steps",)))
+        if not isinstance(data, dict) or not isinstance(node, yaml.MappingNode):
+            raise self.error(node, "a recipe is a mapping with 'version: 1' and 'steps'")
         nodes = {k: v for k, _, v in self.items(node)}
-        if data["version"] != 1:
-            raise self.error(nodes["version"], f"unsupported recipe version {data['version']}; this nnsurgeon reads 1")
-        steps = []
+        steps_data = data.get("steps")
+        top = self.options(node, {k: v for k, v in data.items() if k not in ("steps", "expect")}, spec.TOP,
+                           "the recipe", required=(("version",),))
+        if "steps" not in data:
+            raise self.error(node, "the recipe needs 'steps', a list of steps")
+        if top.version != 1:
+            raise self.error(nodes["version"], f"unsupported recipe version {top.version}; this nnsurgeon reads 1")
         step_nodes = nodes["steps"]
-        if not data["steps"]:
+        if not isinstance(steps_data, list) or not isinstance(step_nodes, yaml.SequenceNode):
+            raise self.error(step_nodes, "'steps' must be a list of steps")
+        if not steps_data:
             raise self.error(step_nodes, "'steps' is empty; give at least one step")
-        for number, (snode, sdata) in enumerate(zip(step_nodes.value, data["steps"]), 1):
-            if not isinstance(sdata, dict) or len(sdata) != 1:
-                raise self.error(snode, f"step {number} must be a mapping with one key, the step's name "
-                                        f"({', '.join(spec.STEPS)})")
-            (name, knode, onode), = self.items(snode)
-            if name not in spec.STEPS:
-                close = difflib.get_close_matches(str(name), list(spec.STEPS), n=1)
-                hint = f"; did you mean '{close[0]}'?" if close else f"; steps: {', '.join(spec.STEPS)}"
-                raise self.error(knode, f"unknown step '{name}' in step {number}{hint}")
-            options = sdata[name] if sdata[name] is not None else {}
-            if sdata[name] is None:
-                onode = yaml.MappingNode("tag:yaml.org,2002:map", [], knode.start_mark, knode.end_mark)
-            where = f"step {number} ({name})"
-            self.mapping(onode, options, spec.STEPS[name], where, spec.REQUIRED.get(name, ()))
-            for key, _k2, v2 in self.items(onode):
-                if key in ("after", "types"):
-                    self.types(v2, options[key], f"'{key}' in {where}")
-                if key == "to":
-                    self.types(v2, options[key], f"'to' in {where}")
-            steps.append(Step(name, dict(options)))
-        expect = data.get("expect") or {}
-        if "expect" in data and data["expect"] is not None:
-            enode = nodes["expect"]
-            self.mapping(enode, expect, spec.EXPECT, "expect")
-            for key, _k2, v2 in self.items(enode):
-                if key == "counts":
-                    for tk, tknode, _ in self.items(v2):
-                        self.types(tknode, tk, "'counts' in expect")
-                if key == "compare":
-                    self.mapping(v2, expect["compare"], spec.COMPARE, "expect.compare")
-                    c = expect["compare"]
-                    if bool(c.get("input")) == bool(c.get("random")):
-                        raise self.error(v2, "expect.compare needs exactly one of 'input: DATA' or 'random: true'")
-        return Recipe(steps, data.get("model"), spec.as_list(data.get("networks")), expect, self.path,
-                      data["version"])
+        steps = []
+        for number, (snode, sdata) in enumerate(zip(step_nodes.value, steps_data), 1):
+            steps.append(self.step(number, snode, sdata, list(top.networks)))
+        expect = {}
+        if data.get("expect") is not None:
+            expect = self.expect(nodes["expect"], data["expect"])
+        model = top.model
+        if model is not None and not model.startswith("nnabla.models:"):
+            path = model if os.path.isabs(model) else os.path.join(self.base_dir, model)
+            if not os.path.exists(path):
+                raise self.error(nodes["model"], f"'model' names {model}, which does not exist (looked for {path})")
+        return Recipe(steps, model, list(top.networks), expect, self.path, top.version)
+
+    def step(self, number, snode, sdata, networks) -> Step:
+        if not isinstance(sdata, dict) or len(sdata) != 1 or not isinstance(snode, yaml.MappingNode):
+            raise self.error(snode, f"step {number} must be a mapping with one key, the step's name "
+                                    f"({', '.join(PASSES)})")
+        (name, knode, onode), = self.items(snode)
+        if name not in PASSES:
+            close = difflib.get_close_matches(str(name), list(PASSES), n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else f"; steps: {', '.join(PASSES)}"
+            raise self.error(knode, f"unknown step '{name}' in step {number}{hint}")
+        options = sdata[name] if sdata[name] is not None else {}
+        if sdata[name] is None:
+            onode = yaml.MappingNode("tag:yaml.org,2002:map", [], knode.start_mark, knode.end_mark)
+        where = f"step {number} ({name})"
+        p = PASSES[name]
+        self.options(onode, options, p.options, where, p.required)
+        origin = f"{self.path}:{knode.start_mark.line + 1}:{knode.start_mark.column + 1}"
+        step = Step(name, dict(options), origin)
+        try:
+            with dialect("recipe"):
+                parse_step(step, self.base_dir, networks)
+        except OptionError as e:
+            raise self.error(self.target(onode, e), f"{e} (in {where})") from None
+        return step
+
+    def expect(self, enode, edata) -> Dict:
+        if not isinstance(edata, dict) or not isinstance(enode, yaml.MappingNode):
+            raise self.error(enode, "'expect' must be a mapping")
+        self.options(enode, {k: v for k, v in edata.items() if k not in ("counts", "compare")}, spec.EXPECT,
+                     "expect")
+        for key, _knode, vnode in self.items(enode):
+            if key == "counts":
+                if not isinstance(edata["counts"], dict):
+                    raise self.error(vnode, "'counts' in expect must be a mapping of function types to counts")
+                for tk, tknode, tvnode in self.items(vnode):
+                    try:
+                        check_type(str(tk))
+                    except NnsurgeonError as e:
+                        raise self.error(tknode, f"'counts' in expect: {e}") from None
+                    n = edata["counts"][tk]
+                    if not isinstance(n, int) or isinstance(n, bool) or not 0 <= n <= 10 ** 9:
+                        raise self.error(tvnode, f"'counts' in expect: the count of {tk} must be an integer >= 0, "
+                                                 f"not {n!r}")
+            elif key == "compare":
+                c = self.options(vnode, edata["compare"], spec.COMPARE, "expect.compare")
+                if bool(c.input) == bool(c.random):
+                    raise self.error(vnode, "expect.compare needs exactly one of 'input: DATA' or 'random: true'")
+        return dict(edata)
 
 
-def plan_to_yaml(plan: Plan, model: Optional[str] = None, expect: Optional[Dict] = None) -> str:
-    """The recipe text for ``plan``: the other direction of :func:`parse_recipe`.
+def plan_to_yaml(plan: Plan, model: Optional[str] = None, expect: Optional[Dict] = None,
+                 recipe_path: Optional[str] = None) -> str:
+    """The recipe text for ``plan``: the other direction of :func:`parse_recipe`. Paths (the model,
+    calibration data) are written relative to ``recipe_path``'s folder, so the recipe applies from anywhere.
 
     Example::
 
         text = plan_to_yaml(Plan([Step("quantize", {"after": ["ReLU"]})]), model="m.nnp")
     """
+    base = os.path.dirname(os.path.abspath(recipe_path)) if recipe_path else os.getcwd()
+
+    def rel(path):
+        return os.path.relpath(os.path.abspath(path), base)
+
     data: Dict = {"version": 1}
     if model:
-        data["model"] = model
+        data["model"] = model if model.startswith("nnabla.models:") else rel(model)
     if plan.default_networks:
         data["networks"] = list(plan.default_networks)
-    data["steps"] = [{s.name: _plain(s.options)} for s in plan.steps]
+    steps = []
+    for step in plan.steps:
+        p, opts = parse_step(step, plan.base_dir)  # the step's own options, not the plan's default networks
+        options = given(p.options, opts)
+        for o in p.options:
+            if o.kind == "path" and o.key in options:
+                options[o.key] = rel(options[o.key])
+        steps.append({step.name: options})
+    data["steps"] = steps
     if expect:
         data["expect"] = expect
     return yaml.safe_dump(data, sort_keys=False, default_flow_style=False)
-
-
-def _plain(options: Dict) -> Dict:
-    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in options.items() if v is not None and v != [] and
-            v is not False}

@@ -1,42 +1,62 @@
-"""What a recipe may say: the steps' options (from :mod:`nnsurgeon.passes.options`), the top level and
-``expect``; and the JSON Schema shipped for editors, generated from these tables.
+"""What a recipe may say besides its steps (whose options each pass declares): the top level and ``expect``;
+and the JSON Schema shipped for editors, generated from the same declarations.
 """
 from typing import Dict
 
-from ..passes.options import REQUIRED, STEPS, as_list  # noqa: F401  (the steps, as recipes name them)
+from ..passes import PASSES
+from ..passes.options import Option
 
-TOP = {"version": "int", "model": "str", "networks": "names", "steps": "list", "expect": "mapping"}
-EXPECT = {"counts": "int-mapping", "network": "str", "compare": "mapping"}
-COMPARE = {"input": "path", "random": "bool", "seed": "int", "samples": "int", "atol": "number", "rtol": "number",
-           "min-cosine": "number", "min-top1": "number", "batch-size": "int"}
+TOP = (Option("version", "int", None, "Recipe format version: 1."),
+       Option("model", "str", None, "The model to start from (path relative to the recipe, or a pretrained name)."),
+       Option("networks", "networks", (), "Default networks of every step and of the expectations."))
+EXPECT = (Option("network", "str", None, "The network the checks look at."),)
+COMPARE = (Option("input", "path", None, "Data to compare on (relative to the recipe)."),
+           Option("random", "bool", False, "Compare on seeded random inputs."),
+           Option("seed", "int", 0, "Seed for random inputs.", min=0),
+           Option("samples", "int", 8, "Random samples.", min=1, max=10 ** 7),
+           Option("atol", "number", None, "Absolute tolerance.", min=0),
+           Option("rtol", "number", None, "Relative tolerance.", min=0),
+           Option("min-cosine", "number", None, "Lowest cosine similarity per output.", min=-1, max=1),
+           Option("min-top1", "number", None, "Lowest top-1 agreement per output.", min=0, max=1),
+           Option("batch-size", "int", 32, "Batch size.", min=1, max=65536))
+
+
+def _kind_schema(o: Option) -> Dict:
+    if o.kind == "enum":
+        return {"enum": list(o.choices)}
+    base = {
+        "types": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
+        "str": {"type": "string"}, "type": {"type": "string"}, "path": {"type": "string"},
+        "int": {"type": "integer"}, "number": {"type": "number"}, "bool": {"type": "boolean"},
+        "mapping": {"type": "object"}, "str-mapping": {"type": "object", "additionalProperties": {"type": "string"}},
+    }
+    schema = dict(base.get(o.kind, base["types"]))
+    if o.kind in ("int", "number"):
+        if o.min is not None:
+            schema["minimum"] = o.min
+        if o.max is not None:
+            schema["maximum"] = o.max
+    if o.help:
+        schema["description"] = o.help
+    return schema
+
+
+def _object(options) -> Dict:
+    return {"type": "object", "additionalProperties": False,
+            "properties": {o.key: _kind_schema(o) for o in options}}
 
 
 def json_schema() -> Dict:
-    """The JSON Schema of a recipe, generated from the tables above (shipped as recipe.schema.json)."""
-    def kind_schema(kind):
-        if isinstance(kind, tuple):
-            return {"enum": kind[1]}
-        return {
-            "names": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
-            "str": {"type": "string"}, "path": {"type": "string"}, "int": {"type": "integer"},
-            "number": {"type": "number"}, "bool": {"type": "boolean"}, "mapping": {"type": "object"},
-            "str-mapping": {"type": "object", "additionalProperties": {"type": "string"}},
-            "int-mapping": {"type": "object", "additionalProperties": {"type": "integer"}},
-            "list": {"type": "array"},
-        }[kind]
-
-    def obj(table):
-        return {"type": "object", "additionalProperties": False,
-                "properties": {k: kind_schema(v) for k, v in table.items()}}
-
+    """The JSON Schema of a recipe (shipped as recipe.schema.json; a test keeps it current)."""
     steps = [{"type": "object", "additionalProperties": False, "minProperties": 1, "maxProperties": 1,
-              "properties": {name: obj(table)}} for name, table in STEPS.items()]
-    top = obj(TOP)
+              "properties": {name: _object(p.options)}} for name, p in PASSES.items()]
+    top = _object(TOP)
     top["required"] = ["version", "steps"]
     top["properties"]["version"] = {"const": 1}
     top["properties"]["steps"] = {"type": "array", "items": {"oneOf": steps}}
-    expect = obj(EXPECT)
-    expect["properties"]["compare"] = obj(COMPARE)
+    expect = _object(EXPECT)
+    expect["properties"]["counts"] = {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}}
+    expect["properties"]["compare"] = _object(COMPARE)
     top["properties"]["expect"] = expect
     top["$schema"] = "http://json-schema.org/draft-07/schema#"
     top["title"] = "nnsurgeon recipe"

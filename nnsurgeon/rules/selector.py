@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from ..errors import SelectionError
+from ..errors import SelectionError, opt
 from ..graph.functions import check_type, function_info
 from ..graph.network import Network
 
@@ -43,6 +43,11 @@ def split_list(values: Optional[Sequence[str]]) -> List[str]:
     for v in values or ():
         out.extend(x.strip() for x in v.split(",") if x.strip())
     return out
+
+
+def check_pattern(pattern: str) -> None:
+    """Raise :class:`SelectionError` for a name pattern that cannot be used (a bad ``re:`` expression)."""
+    _name_matcher(pattern)
 
 
 def _name_matcher(pattern: str):
@@ -92,7 +97,7 @@ def select(model, selector: Selector, allow_empty: bool = False) -> Dict[str, Tu
     result: Dict[str, Tuple[Network, List[object]]] = {}
     present = set()
     for net_name in networks:
-        net = Network(model.network(net_name), model.source)
+        net = model.view(net_name)
         net.require_plain("edit")
         chosen = []
         for f in net.topological():
@@ -105,5 +110,5 @@ def select(model, selector: Selector, allow_empty: bool = False) -> Dict[str, Tu
         where = f"network {', '.join(networks)}" if selector.networks else f"{model.source}"
         raise SelectionError(
             f"no function matches {selector.describe()} in {where}; types present: {', '.join(sorted(present))}. "
-            f"See 'nnsurgeon list-layers {model.source}', or add --allow-empty")
+            f"See 'nnsurgeon list-layers {model.source}', or add {opt('allow-empty', 'true')}")
     return result

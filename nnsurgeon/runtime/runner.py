@@ -29,9 +29,8 @@ class Runner:
         self.context = get_context(context) if isinstance(context, str) else context
         self.watch = list(watch)
         self._graphs: Dict[int, LiveNetwork] = {}
-        from ..graph.network import Network
 
-        net = Network(model.network(network), model.source)  # shapes as stored; no graph is built yet
+        net = model.view(network)  # shapes as stored; no graph is built yet
         self.input_shapes = net.input_shapes()
         self.output_names = net.outputs
         missing = [w for w in self.watch + self.ranges if w not in net.variables]
@@ -59,7 +58,7 @@ class Runner:
         """Forward one batch; return the watched variables' values (copies, or with ``copy=False`` views that
         the next batch overwrites)."""
         nn = nnabla_quiet()
-        n = len(next(iter(batch.values())))
+        n = len(next(iter(batch.values()))) if batch else None  # no data input: the network's own batch size
         live = self._graph(n)
         for name, v in live.inputs.items():
             v.d = batch[name]

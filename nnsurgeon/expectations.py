@@ -19,7 +19,7 @@ def check_expectations(original, model, expect: Dict, base_dir: str = ".") -> Li
                        "detail": f"{got} (expected {want})" + (f" in network {network}" if network else "")})
     compare = expect.get("compare")
     if compare:
-        from ..runtime.compare import compare_models
+        from .runtime.compare import compare_models
 
         data = compare.get("input")
         if data and not os.path.isabs(data):
