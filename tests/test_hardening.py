@@ -365,12 +365,14 @@ def test_fifo_as_data_model_and_recipe(chain, tmp_path, out):
 @pytest.mark.parametrize("text,fragment", [
     (craft.billion_laughs(), "aliases"),
     (craft.recursive_alias(), "recursive alias"),
-    (craft.deep_nesting(), "nest"),
+    (craft.deep_nesting(), "nested more than 64"),
+    ("version: 1\nsteps: " + "[" * 300 + "}", "nested more than 64"),
     (craft.deep_nesting(100), "nested more than 64"),
     (craft.many_steps(), "larger than"),
     (craft.many_steps(100_000, aliased=True), "values"),
     (craft.many_steps(10_001, aliased=True), "10,001 steps"),
-])
+], ids=["billion-laughs", "recursive-alias", "deep", "deep-unclosed", "deep-100", "100k-steps", "100k-aliased-steps",
+        "10001-steps"])
 def test_recipe_bombs_refused_fast(tmp_path, text, fragment):
     recipe = tmp_path / "bomb.yaml"
     recipe.write_text(text)

@@ -27,7 +27,7 @@ MAX_RECIPE_BYTES = 1 << 20
 MAX_DEPTH = 64
 MAX_VALUES = 100_000
 MAX_STEPS = 10_000
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser when present: same events, faster
+_FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser when present: same events
 _PLAIN = {"tag:yaml.org,2002:" + t for t in ("str", "int", "float", "bool", "null", "seq", "map")}
 
 
@@ -85,7 +85,7 @@ def parse_recipe(text: str, path: str = "<recipe>") -> Recipe:
     loader = None
     try:
         _scan_events(text, path)
-        loader = _LOADER(text)
+        loader = yaml.SafeLoader(text)
         node = loader.get_single_node()
         if node is None:
             raise RecipeError(f"{path}:1:1: the recipe is empty; it needs 'version: 1' and 'steps'")
@@ -116,26 +116,39 @@ def _check_text(text: str, path: str) -> None:
 
 
 def _scan_events(text: str, path: str) -> None:
-    """One pass over the YAML events (PyYAML's parser is iterative, so deep nesting cannot overflow the
-    stack here): refuse deep nesting, recursive aliases, and documents that expand past ``MAX_VALUES``."""
+    """One pass over the YAML events (the parsers are iterative, so deep nesting cannot overflow the stack
+    here): refuse deep nesting, recursive aliases, and documents that expand past ``MAX_VALUES``. libyaml's
+    parser is used when present (fast on a big bomb); on malformed text the pass is redone with PyYAML's own
+    parser, whose events up to the error are exactly what the composer below will see."""
+    try:
+        _scan(yaml.parse(text, Loader=_FAST_LOADER), path)
+    except yaml.YAMLError:
+        try:
+            _scan(yaml.parse(text, Loader=yaml.SafeLoader), path)
+        except yaml.YAMLError:
+            return  # malformed: the composer reports it, where and as PyYAML says it
+
+
+def _scan(events, path: str) -> None:
     sizes = {}  # anchor -> values its node expands to
     open_anchors = set()
     stack = []  # [anchor, values so far] per open collection
+
+    def where(event):
+        return f"{path}:{event.start_mark.line + 1}:{event.start_mark.column + 1}"
 
     def add(size, event):
         if stack:
             stack[-1][1] += size
         if max(size, stack[-1][1] if stack else 0) > MAX_VALUES:
-            m = event.start_mark
-            raise RecipeError(f"{path}:{m.line + 1}:{m.column + 1}: the recipe expands to more than {MAX_VALUES:,} "
-                              "values once its aliases are expanded (a YAML alias bomb?); recipes need far fewer")
+            raise RecipeError(f"{where(event)}: the recipe expands to more than {MAX_VALUES:,} values once its "
+                              "aliases are expanded (a YAML alias bomb?); recipes need far fewer")
 
-    for event in yaml.parse(text, Loader=_LOADER):
+    for event in events:
         if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
             if len(stack) >= MAX_DEPTH:
-                m = event.start_mark
-                raise RecipeError(f"{path}:{m.line + 1}:{m.column + 1}: the recipe is nested more than {MAX_DEPTH} "
-                                  "levels deep; recipes need a few")
+                raise RecipeError(f"{where(event)}: the recipe is nested more than {MAX_DEPTH} levels deep; "
+                                  "recipes need a few")
             stack.append([event.anchor, 1])
             if event.anchor:
                 open_anchors.add(event.anchor)
@@ -151,9 +164,8 @@ def _scan_events(text: str, path: str) -> None:
             add(1, event)
         elif isinstance(event, yaml.AliasEvent):
             if event.anchor in open_anchors:
-                m = event.start_mark
-                raise RecipeError(f"{path}:{m.line + 1}:{m.column + 1}: recursive alias '*{event.anchor}' (used "
-                                  "inside its own anchor); recipes cannot refer to themselves")
+                raise RecipeError(f"{where(event)}: recursive alias '*{event.anchor}' (used inside its own "
+                                  "anchor); recipes cannot refer to themselves")
             add(sizes.get(event.anchor, 1), event)
 
 

@@ -383,7 +383,8 @@ def _recipe(rng, seeds):
     if op == "recursive":
         return op, rng.choice([craft.recursive_alias(), "version: 1\nsteps: &a [*a]\n", "&x {a: *x}\n"])
     if op == "deep":
-        return op, craft.deep_nesting(rng.choice([50, 70, 500, 20_000]))
+        depth = rng.choice([50, 70, 300, 500, 20_000])
+        return op, craft.deep_nesting(depth) if rng.random() < 0.7 else "version: 1\nsteps: " + "[" * depth + "}"
     if op == "steps":
         return op, craft.many_steps(rng.choice([10, 10_001, 100_000]), aliased=rng.random() < 0.5)
     text = rng.choice(seeds.recipes)
