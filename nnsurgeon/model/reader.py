@@ -15,6 +15,7 @@ import numpy as np
 
 from .._nnabla import nnabla_quiet
 from ..errors import ModelError
+from ..interrupt import check_interrupted
 from .nnp import DEFINITION_FORMATS, Layout, NnpModel, Parameter
 from .safezip import inflate_limit, open_zip, read_member
 
@@ -181,4 +182,5 @@ def _read_h5_parameters(path, name, data, budget: int) -> "OrderedDict[str, Para
     except Exception as e:  # h5py/HDF5 raise OSError, KeyError, ValueError, RuntimeError, TypeError for damage
         if isinstance(e, ModelError):
             raise
+        check_interrupted()  # a Ctrl-C inside h5py's lock surfaces as SystemError: it is an interrupt, not damage
         raise ModelError(f"{where} cannot be read ({type(e).__name__}: {e}); re-export the model") from None
