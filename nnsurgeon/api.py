@@ -194,3 +194,61 @@ def quantize_graph(outputs, after: Sequence[str], **options) -> List[Dict]:
     from .graph.live_rewrite import quantize_graph as run
 
     return run(outputs, after, **options)
+
+
+def export(model: ModelLike, output: str, network: Optional[str] = None, executor: Optional[str] = None,
+           opset: Optional[int] = None, batch_size: Optional[int] = None, check: bool = True,
+           data: Optional[str] = None, samples: int = 8, seed: int = 0, atol: Optional[float] = None,
+           rtol: Optional[float] = None, symmetric: bool = False, keep_failed: bool = False, force: bool = False,
+           context: str = "cpu") -> Dict:
+    """Write one network of ``model`` as ONNX to ``output`` and (``check``) run it with onnxruntime and NNabla
+    on the same inputs (``data``, else ``samples`` seeded random ones). A check outside ``atol``/``rtol``
+    (defaults: :mod:`nnsurgeon.runtime.onnx_check`) raises :class:`~nnsurgeon.errors.CheckFailed` (with the
+    report as ``.report``) and leaves nothing written unless ``keep_failed``. Returns the report.
+
+    Example::
+
+        report = nnsurgeon.export("model.q.nnp", "model.q.onnx", opset=13)
+        print(report["summary"])
+    """
+    from .errors import CheckFailed, opt
+    from .model.onnx_export import export_onnx
+    from .model.onnx_support import require_onnx
+    from .model.output import atomic_file, check_output
+
+    require_onnx()
+    inputs = [x for x in (model if isinstance(model, str) else None, data,
+                          None if isinstance(model, str) else model.source) if x]
+    check_output(output, inputs=inputs, force=force, extensions=(".onnx",))
+    m = load(model)
+    exported = export_onnx(m, network, executor, opset, batch_size, symmetric)
+    report = {"output": output, "network": exported.network, "executor": exported.executor,
+              "opset": exported.opset, "batch_size": exported.batch_size,
+              "quantizers": len(exported.quantizers), "notes": list(exported.notes), "check": None}
+    what = (f"network '{exported.network}', opset {exported.opset}, batch size {exported.batch_size}"
+            + (f", {len(exported.quantizers)} quantizer(s)" if exported.quantizers else ""))
+    failed = None
+    with atomic_file(output, inputs=inputs, force=force, extensions=(".onnx",)) as tmp:
+        with open(tmp, "wb") as f:
+            f.write(exported.proto.SerializeToString())
+        if check:
+            from .runtime.onnx_check import check_onnx
+
+            result = check_onnx(tmp, exported.reference, exported.network, data=data, samples=samples, seed=seed,
+                                atol=atol, rtol=rtol, step=exported.step, context=context)
+            report["check"] = result
+            report["notes"] += result["notes"]
+            if not result["ok"]:
+                failed = result["summary"]
+                report["summary"] = f"{failed}; " + (f"kept {output} ({opt('keep-failed')})" if keep_failed
+                                                     else f"nothing written ({opt('keep-failed')} keeps it)")
+                if not keep_failed:
+                    e = CheckFailed(report["summary"])
+                    e.report = report
+                    raise e
+    if failed:
+        e = CheckFailed(report["summary"])
+        e.report = report
+        raise e
+    report["summary"] = f"wrote {output} ({what}); " + (report["check"]["summary"] if check else "not checked")
+    return report
