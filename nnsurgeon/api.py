@@ -217,6 +217,9 @@ def export(model: ModelLike, output: str, network: Optional[str] = None, executo
     from .model.output import atomic_file, check_output
 
     require_onnx()
+    model = os.fspath(model) if isinstance(model, os.PathLike) else model
+    output = os.fspath(output)
+    data = os.fspath(data) if data is not None else None
     inputs = [x for x in (model if isinstance(model, str) else None, data,
                           None if isinstance(model, str) else model.source) if x]
     check_output(output, inputs=inputs, force=force, extensions=(".onnx",))

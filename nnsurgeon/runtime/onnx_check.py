@@ -100,10 +100,17 @@ def check_onnx(onnx_model, model, network: str, outputs: Optional[Dict[str, str]
         got = dict(zip(names, sess.run(names, batch)))
         feed = {k: batch[k] for k in nn_inputs if k in batch}
         want = runner.run(feed)
+        size = len(next(iter(batch.values())))
         for n in names:
             a = np.asarray(want[outputs[n]], np.float32)
-            b = np.asarray(got[n], np.float32).reshape(a.shape)
-            stats[n].update(a[:real], b[:real], atol, rtol)
+            b = np.asarray(got[n], np.float32)
+            if a.size != b.size:
+                raise ModelError(f"output '{n}' has shape {tuple(b.shape)} in onnxruntime but "
+                                 f"{tuple(a.shape)} in NNabla")
+            b = b.reshape(a.shape)
+            if a.ndim and a.shape[0] == size:
+                a, b = a[:real], b[:real]
+            stats[n].update(a, b, atol, rtol)
         seen += real
     rows = [stats[n].report("output", n, atol) for n in names]
     for r in rows:
