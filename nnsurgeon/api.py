@@ -204,54 +204,26 @@ def export(model: ModelLike, output: str, network: Optional[str] = None, executo
     """Write one network of ``model`` as ONNX to ``output`` and (``check``) run it with onnxruntime and NNabla
     on the same inputs (``data``, else ``samples`` seeded random ones). A check outside ``atol``/``rtol``
     (defaults: :mod:`nnsurgeon.runtime.onnx_check`) raises :class:`~nnsurgeon.errors.CheckFailed` (with the
-    report as ``.report``) and leaves nothing written unless ``keep_failed``. Returns the report.
+    report as ``.report``) and leaves nothing written unless ``keep_failed``. Returns the report. The same
+    function runs the recipe step ``export``.
 
     Example::
 
         report = nnsurgeon.export("model.q.nnp", "model.q.onnx", opset=13)
         print(report["summary"])
     """
-    from .errors import CheckFailed, opt
-    from .model.onnx_export import export_onnx
     from .model.onnx_support import require_onnx
-    from .model.output import atomic_file, check_output
+    from .model.output import check_output
+    from .runtime.onnx_check import export_checked
 
     require_onnx()
     model = os.fspath(model) if isinstance(model, os.PathLike) else model
     output = os.fspath(output)
     data = os.fspath(data) if data is not None else None
-    inputs = [x for x in (model if isinstance(model, str) else None, data,
-                          None if isinstance(model, str) else model.source) if x]
-    check_output(output, inputs=inputs, force=force, extensions=(".onnx",))
-    m = load(model)
-    exported = export_onnx(m, network, executor, opset, batch_size, symmetric)
-    report = {"output": output, "network": exported.network, "executor": exported.executor,
-              "opset": exported.opset, "batch_size": exported.batch_size,
-              "quantizers": len(exported.quantizers), "notes": list(exported.notes), "check": None}
-    what = (f"network '{exported.network}', opset {exported.opset}, batch size {exported.batch_size}"
-            + (f", {len(exported.quantizers)} quantizer(s)" if exported.quantizers else ""))
-    failed = None
-    with atomic_file(output, inputs=inputs, force=force, extensions=(".onnx",)) as tmp:
-        with open(tmp, "wb") as f:
-            f.write(exported.proto.SerializeToString())
-        if check:
-            from .runtime.onnx_check import check_onnx
-
-            result = check_onnx(tmp, exported.reference, exported.network, data=data, samples=samples, seed=seed,
-                                atol=atol, rtol=rtol, step=exported.step, context=context)
-            report["check"] = result
-            report["notes"] += result["notes"]
-            if not result["ok"]:
-                failed = result["summary"]
-                report["summary"] = f"{failed}; " + (f"kept {output} ({opt('keep-failed')})" if keep_failed
-                                                     else f"nothing written ({opt('keep-failed')} keeps it)")
-                if not keep_failed:
-                    e = CheckFailed(report["summary"])
-                    e.report = report
-                    raise e
-    if failed:
-        e = CheckFailed(report["summary"])
-        e.report = report
-        raise e
-    report["summary"] = f"wrote {output} ({what}); " + (report["check"]["summary"] if check else "not checked")
-    return report
+    inputs = [x for x in (model if isinstance(model, str) else None, data) if x]
+    check_output(output, inputs=inputs + ([] if isinstance(model, str) else [model.source]), force=force,
+                 extensions=(".onnx",))
+    return export_checked(load(model), output, network=network, executor=executor, opset=opset,
+                          batch_size=batch_size, check=check, data=data, samples=samples, seed=seed, atol=atol,
+                          rtol=rtol, symmetric=symmetric, keep_failed=keep_failed, force=force, context=context,
+                          inputs=inputs)

@@ -405,3 +405,19 @@ def test_readme_leaving_nnabla_commands_run(tmp_path):
                        env=env)
     assert p.returncode == 0, p.stderr
     assert (tmp_path / "model.onnx").exists() and (tmp_path / "model.int8.onnx").exists()
+
+
+def test_export_is_a_recipe_step(example_models, tmp_path):
+    chain, calib = example_models["chain"]
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("version: 1\nsteps:\n  - quantize:\n      after: [ReLU, Affine]\n"
+                      f"      calibrate: {calib}\n  - export:\n      output: {tmp_path / 'q.onnx'}\n"
+                      "      symmetric: true\n")
+    r = run("apply", recipe, chain, "-o", tmp_path / "q.nnp", "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    assert (tmp_path / "q.onnx").exists() and (tmp_path / "q.nnp").exists()
+    report = json.loads(r.stdout)
+    assert "match NNabla" in json.dumps(report)
+    # the step's options are checked before anything runs, like every step's
+    recipe.write_text("version: 1\nsteps:\n  - export:\n      output: x.nnp\n")
+    assert_user_error(run("apply", recipe, chain, "-o", tmp_path / "z.nnp"), "must end in .onnx")

@@ -150,3 +150,46 @@ def check_import(onnx_proto, model, path: str) -> List[str]:
                 f"cosine {r['cosine']:.6f} against onnxruntime on random inputs); NNabla's importer misreads "
                 "this model, so it is refused")
     return report["notes"]
+
+
+def export_checked(model, output: str, network: Optional[str] = None, executor: Optional[str] = None,
+                   opset: Optional[int] = None, batch_size: Optional[int] = None, check: bool = True,
+                   data: Optional[str] = None, samples: int = 8, seed: int = 0, atol: Optional[float] = None,
+                   rtol: Optional[float] = None, symmetric: bool = False, keep_failed: bool = False,
+                   force: bool = False, context: str = "cpu", inputs=()) -> Dict:
+    """Export one network of the loaded ``model`` to ``output`` through the one writer and check it (see
+    :func:`nnsurgeon.export`, which documents the arguments); ``inputs``: files the caller read, refused as
+    the output."""
+    from ..errors import CheckFailed, opt
+    from ..model.onnx_export import export_onnx
+    from ..model.output import atomic_file
+
+    exported = export_onnx(model, network, executor, opset, batch_size, symmetric)
+    report = {"output": output, "network": exported.network, "executor": exported.executor,
+              "opset": exported.opset, "batch_size": exported.batch_size,
+              "quantizers": len(exported.quantizers), "notes": list(exported.notes), "check": None}
+    what = (f"network '{exported.network}', opset {exported.opset}, batch size {exported.batch_size}"
+            + (f", {len(exported.quantizers)} quantizer(s)" if exported.quantizers else ""))
+    failed = None
+    with atomic_file(output, inputs=list(inputs) + [model.source], force=force, extensions=(".onnx",)) as tmp:
+        with open(tmp, "wb") as f:
+            f.write(exported.proto.SerializeToString())
+        if check:
+            result = check_onnx(tmp, exported.reference, exported.network, data=data, samples=samples, seed=seed,
+                                atol=atol, rtol=rtol, step=exported.step, context=context)
+            report["check"] = result
+            report["notes"] += result["notes"]
+            if not result["ok"]:
+                failed = result["summary"]
+                report["summary"] = f"{failed}; " + (f"kept {output} ({opt('keep-failed')})" if keep_failed
+                                                     else f"nothing written ({opt('keep-failed')} keeps it)")
+                if not keep_failed:
+                    e = CheckFailed(report["summary"])
+                    e.report = report
+                    raise e
+    if failed:
+        e = CheckFailed(report["summary"])
+        e.report = report
+        raise e
+    report["summary"] = f"wrote {output} ({what}); " + (report["check"]["summary"] if check else "not checked")
+    return report
