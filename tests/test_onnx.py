@@ -396,17 +396,6 @@ def test_readme_lists_the_convertible_types_from_the_converter_tables():
     assert supported_types_markdown() in readme, "regenerate: python -m nnsurgeon.model.onnx_support"
 
 
-def test_readme_leaving_nnabla_commands_run(tmp_path):
-    readme = open(os.path.join(ROOT, "README.md")).read()
-    section = readme.split("## Leaving NNabla", 1)[1].split("\n## ", 1)[0]
-    block = section.split("```sh\n", 1)[1].split("```", 1)[0]
-    env = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
-    p = subprocess.run(["bash", "-euo", "pipefail", "-c", block], cwd=tmp_path, capture_output=True, text=True,
-                       env=env)
-    assert p.returncode == 0, p.stderr
-    assert (tmp_path / "model.onnx").exists() and (tmp_path / "model.int8.onnx").exists()
-
-
 def test_export_is_a_recipe_step(example_models, tmp_path):
     chain, calib = example_models["chain"]
     recipe = tmp_path / "r.yaml"

@@ -4,8 +4,8 @@ from typing import Dict, Optional
 
 import numpy as np
 
-from ..errors import DataError
-from .data import DataSource, random_batches
+from ..errors import DataError, opt
+from .data import open_source
 from .runner import Runner
 
 
@@ -54,7 +54,7 @@ def compare_models(a, b, data: Optional[str] = None, random: bool = False, seed:
     """
     name_a = a.network(network).name
     if name_a not in b.network_names:
-        raise DataError(f"{b.source}: has no network '{name_a}' (it has {', '.join(b.network_names)}); use --network")
+        raise DataError(f"{b.source}: has no network '{name_a}' (it has {', '.join(b.network_names)}); use {opt('network')}")
 
     na, nb = a.view(name_a), b.view(name_a)
     shapes_a, shapes_b = na.input_shapes(), nb.input_shapes()
@@ -75,10 +75,7 @@ def compare_models(a, b, data: Optional[str] = None, random: bool = False, seed:
     run_a = Runner(a, name_a, watch=watch, context=context)
     run_b = Runner(b, name_a, watch=watch, context=context)
     stats = {w: _Diff() for w in watch}
-    if random:
-        batches = random_batches(run_a.input_shapes, samples, batch_size, seed)
-    else:
-        batches = DataSource(data, run_a.input_shapes).batches(batch_size)
+    batches = open_source(data, run_a.input_shapes, random, seed, samples).batches(batch_size)
     for batch in batches:
         va, vb = run_a.run(batch), run_b.run(batch)
         for w in watch:

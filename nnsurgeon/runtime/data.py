@@ -7,7 +7,7 @@ from typing import Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 
-from ..errors import DataError
+from ..errors import DataError, opt
 
 Batch = Dict[str, np.ndarray]
 
@@ -141,8 +141,21 @@ def _take(pending: List[Batch], n: int):
     return batch, ([rest] if rest_n else []), rest_n
 
 
+class NoInputSource:
+    """For a network with no data input (it computes from its parameters alone): one run, no data."""
+
+    count = 1
+
+    def batches(self, batch_size: int = 1, max_batches: Optional[int] = None) -> Iterator[Batch]:
+        yield {}
+
+
 def random_batches(shapes: Dict[str, Tuple[int, ...]], samples: int, batch_size: int, seed: int) -> Iterator[Batch]:
-    """``samples`` standard-normal samples per input, seeded, in batches."""
+    """``samples`` standard-normal samples per input, seeded, in batches (one empty batch for a network with
+    no data input)."""
+    if not shapes:
+        yield {}
+        return
     rng = np.random.RandomState(seed)
     data = {k: rng.randn(samples, *s).astype(np.float32) for k, s in shapes.items()}
     for start in range(0, samples, batch_size):
@@ -187,13 +200,16 @@ class ArraySource:
 
 def open_source(data: Optional[str], shapes: Dict[str, Tuple[int, ...]], random: bool = False, seed: int = 0,
                 samples: int = 1, size=None, scale: float = 1.0, mean=(), std=()):
-    """The data source for ``--input DATA`` (arrays, an image or a folder of images) or ``--random``."""
+    """The data source for ``--input DATA`` (arrays, an image or a folder of images) or ``--random``. A network
+    with no data input (only parameters feed it) is run once, with no data."""
+    if not shapes:
+        return NoInputSource()
     if random:
         return RandomSource(shapes, samples, seed)
     from .images import ImageSource, is_image_input
 
     if data is None:
-        raise DataError("give --input DATA or --random")
+        raise DataError(f"give {opt('input', 'DATA')} or {opt('random', 'true')}")
     if os.path.exists(data) and is_image_input(data):
         return ImageSource(data, shapes, size, scale, mean, std)
     return DataSource(data, shapes)

@@ -79,15 +79,15 @@ class Runner:
             copy: bool = True) -> Dict[str, np.ndarray]:
         """Forward one batch; return the watched variables' values (copies, or with ``copy=False`` views that
         the next batch overwrites)."""
-        n = len(next(iter(batch.values())))
-        if self.fixed_batch is None and n != self._stored_batch and not self._builds_at(n):
+        n = len(next(iter(batch.values()))) if batch else None  # no data input: the network's own batch size
+        if n is not None and self.fixed_batch is None and n != self._stored_batch and not self._builds_at(n):
             self._graphs.pop(n, None)
             self.fixed_batch = self._stored_batch
             note = (f"network '{self.network}' has its batch size fixed to {self.fixed_batch} inside the graph; "
                     f"running {self.fixed_batch} sample(s) at a time")
             self.notes.append(note)
             logging.getLogger("nnsurgeon").warning(note)
-        if self.fixed_batch is not None and n != self.fixed_batch:
+        if n is not None and self.fixed_batch is not None and n != self.fixed_batch:
             return self._run_sliced(batch, n, watch)
         return self._run(batch, n, watch, copy)
 
