@@ -10,6 +10,8 @@ functions: 11.7 M parameters, 1x3x224x224 input), against NNabla's own converter
     .venv/bin/python bench/bench_onnx.py [--repeat 2]
 """
 import argparse
+import contextlib
+import io
 import os
 import sys
 import tempfile
@@ -98,8 +100,9 @@ def main():
             export_onnx(load_model(nnp))
 
         def nnabla_export():
-            OnnxExporter(NnpImporter(nnp, expand_network=False, executor_index=0).execute(), -1, -1,
-                         "13").execute(theirs_onnx)
+            with contextlib.redirect_stdout(io.StringIO()):  # NnpImporter prints what it reads
+                nnp_obj = NnpImporter(nnp, expand_network=False, executor_index=0).execute()
+            OnnxExporter(nnp_obj, -1, -1, "13").execute(theirs_onnx)
 
         def ours_import():
             load_model(ours_onnx)
@@ -113,8 +116,9 @@ def main():
                 ("import + canonicalise + check (load_model .onnx)", best(ours_import, args.repeat)),
                 ("NNabla: OnnxImporter.execute", best(nnabla_import, args.repeat))]
         report = nnsurgeon.export(nnp, ours_onnx, force=True)
+        size = os.path.getsize(ours_onnx)
     print(f"ResNet-18-sized model: {n:,} parameters, input 1x3x224x224, "
-          f"{os.path.getsize(ours_onnx) / 2**20:.1f} MiB ONNX; check: {report['check']['summary']}")
+          f"{size / 2**20:.1f} MiB ONNX; check: {report['check']['summary']}")
     print("| what | seconds | vs NNabla |")
     print("| --- | ---: | ---: |")
     base_export, base_import = rows[2][1], rows[4][1]

@@ -34,12 +34,13 @@ def _load_onnx(path: str) -> NnpModel:
     import logging
 
     from ..runtime.onnx_check import check_import  # the one upward import: the check runs both models
-    from .onnx_import import load_onnx_proto, read_onnx
+    from .onnx_import import convert_onnx, load_onnx_proto
 
     notes = []
-    model = read_onnx(path, notes)
+    original = load_onnx_proto(path)
+    model = convert_onnx(original, path, notes)
     validate(model)
-    notes += check_import(load_onnx_proto(path), model, path)
+    notes += check_import(original, model, path)
     for note in notes:
         logging.getLogger("nnsurgeon").info(note)
     return model

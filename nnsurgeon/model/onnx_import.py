@@ -113,9 +113,16 @@ def read_onnx(path: str, notes: Optional[List[str]] = None) -> NnpModel:
         model = read_onnx("resnet18.onnx")
         print(model.network_names)
     """
+    return convert_onnx(load_onnx_proto(path), path, notes)
+
+
+def convert_onnx(original, path: str, notes: Optional[List[str]] = None) -> NnpModel:
+    """:func:`read_onnx` for an already parsed ``ModelProto`` (``path`` names it in messages)."""
     onnx, _, converter = require_onnx()
     notes = notes if notes is not None else []
-    proto = _readable_opset(onnx, load_onnx_proto(path), path, notes)
+    proto = type(original)()
+    proto.CopyFrom(original)  # the importer and the fixes below must not touch what the check runs
+    proto = _readable_opset(onnx, proto, path, notes)
     from nnabla.utils.converter.onnx.utils import ONNX_IR_VERSION
 
     if ONNX_IR_VERSION and proto.ir_version > ONNX_IR_VERSION:
@@ -132,10 +139,26 @@ def read_onnx(path: str, notes: Optional[List[str]] = None) -> NnpModel:
                          "see README 'Leaving NNabla' for the operators it reads") from None
     from .reader import model_from_proto
 
+    arrays = _initializer_arrays(proto, {p.variable_name for p in pb.parameter})
+    stored = OrderedDict()
+    for p in pb.parameter:  # arrays from ONNX directly: reading NNabla's float lists back is slow
+        a = arrays.get(p.variable_name)
+        shape = tuple(p.shape.dim)
+        if a is None or a.size != int(np.prod(shape, dtype=np.int64)):
+            a = np.array(p.data, dtype=np.float32)
+        stored[p.variable_name] = Parameter(np.ascontiguousarray(a, dtype=np.float32).reshape(shape), False)
+    pb.ClearField("parameter")
     model = model_from_proto(pb, path)
+    model.parameters = stored
     for net in model.proto.network:
         canonicalise(model, net, _batch(proto))
     return model
+
+
+def _initializer_arrays(proto, names) -> Dict[str, np.ndarray]:
+    from onnx import numpy_helper
+
+    return {t.name: numpy_helper.to_array(t) for t in proto.graph.initializer if t.name in names}
 
 
 def _graph_inputs(proto):
@@ -252,8 +275,6 @@ def _drop_weight_identities(model: NnpModel, net) -> None:
 
 def _affines(model: NnpModel, net, origin: Dict[str, str]) -> None:
     """Reshape + BatchMatmul + Reshape [+ Reshape + Add2] -> Affine, where exact (module doc)."""
-    from ..graph.functions import make_function
-
     shapes = {v.name: list(v.shape.dim) for v in net.variable}
     kinds = {v.name: v.type for v in net.variable}
     refs = _referenced(model, net)
@@ -303,7 +324,7 @@ def _affines(model: NnpModel, net, origin: Dict[str, str]) -> None:
         if bias is not None and model.parameters[bias].data.shape != (o,):
             bias = _reshaped_parameter(model, net, bias, (o,))
         inputs = [x, weight] + ([bias] if bias else [])
-        affine = make_function(bm.name, "Affine", inputs, [out], {"base_axis": 1})
+        affine = _affine(bm.name, inputs, out)
         replaced[bm.name] = affine
         removed.update(f.name for f in [r1, r2] + tail)
         # the Affine is named after the ONNX node of the BatchMatmul (Gemm or MatMul)
@@ -311,6 +332,17 @@ def _affines(model: NnpModel, net, origin: Dict[str, str]) -> None:
         return
     _set_functions(net, [replaced.get(f.name, f) for f in net.function if f.name not in removed])
     _prune(model, net)
+
+
+def _affine(name: str, inputs: List[str], output: str):
+    """An Affine function (base_axis 1; its only argument), made directly: this rewrite targets Affine alone."""
+    from nnabla.utils import nnabla_pb2
+
+    f = nnabla_pb2.Function(name=name, type="Affine")
+    f.input.extend(inputs)
+    f.output.append(output)
+    f.affine_param.base_axis = 1
+    return f
 
 
 def _affine_weight(model: NnpModel, net, w: str, transposed: bool) -> str:
