@@ -410,3 +410,32 @@ def test_export_is_a_recipe_step(example_models, tmp_path):
     # the step's options are checked before anything runs, like every step's
     recipe.write_text("version: 1\nsteps:\n  - export:\n      output: x.nnp\n")
     assert_user_error(run("apply", recipe, chain, "-o", tmp_path / "z.nnp"), "must end in .onnx")
+
+
+def test_per_channel_minmax_quantize_with_narrow_levels(tmp_path):
+    """A MinMaxQuantize with per-channel ranges shaped (1, C, 1, 1) and 4-bit levels: one axis, clipped as
+    NNabla clips, the same numbers."""
+    import nnabla as nn
+    import nnabla.functions as F
+    import nnabla.parametric_functions as PF
+    import onnx
+    from nnabla.parameter import get_parameter_or_create
+    from nnabla.utils.save import save
+
+    def param(name, values):
+        return get_parameter_or_create(name, (1, 4, 1, 1), np.asarray(values, np.float32).reshape(1, 4, 1, 1),
+                                       need_grad=False)
+
+    with nn.parameter_scope("", OrderedDict()):
+        x = nn.Variable((2, 3, 8, 8))
+        h = PF.convolution(x, 4, (3, 3), pad=(1, 1), name="conv")
+        y = F.min_max_quantize(h, param("q/qr_min", [-1, -2, -0.5, 0]), param("q/qr_max", [1, 3, 0.5, 2]),
+                               param("q/ql_min", [0] * 4), param("q/ql_max", [15] * 4), x_min_max=False, ema=True)
+        save(str(tmp_path / "pc.nnp"), {
+            "networks": [{"name": "Runtime", "batch_size": 2, "outputs": {"y": y}, "names": {"x": x}}],
+            "executors": [{"name": "runtime", "network": "Runtime", "data": ["x"], "output": ["y"]}]})
+    report = _export(tmp_path / "pc.nnp", tmp_path / "pc.onnx")
+    assert report["check"]["outputs"][0]["max_abs"] < 1e-5
+    nodes = [(n.op_type, [(a.name, a.i) for a in n.attribute]) for n in onnx.load(str(tmp_path / "pc.onnx")).graph.node]
+    assert nodes[1:] == [("Max", []), ("Min", []), ("QuantizeLinear", [("axis", 1)]),
+                         ("DequantizeLinear", [("axis", 1)])]

@@ -97,7 +97,10 @@ def check_onnx(onnx_model, model, network: str, outputs: Optional[Dict[str, str]
     stats = {n: _Diff() for n in names}
     seen = 0
     for batch, real in _batches(shapes, data, samples, seed):
-        got = dict(zip(names, sess.run(names, batch)))
+        try:
+            got = dict(zip(names, sess.run(names, batch)))
+        except Exception as e:  # onnxruntime's own exception types: a model it loads but cannot run
+            raise ModelError(f"onnxruntime cannot run the ONNX model ({' '.join(str(e).split())[:300]})") from None
         feed = {k: batch[k] for k in nn_inputs if k in batch}
         want = runner.run(feed)
         size = len(next(iter(batch.values())))
