@@ -439,3 +439,14 @@ def test_per_channel_minmax_quantize_with_narrow_levels(tmp_path):
     nodes = [(n.op_type, [(a.name, a.i) for a in n.attribute]) for n in onnx.load(str(tmp_path / "pc.onnx")).graph.node]
     assert nodes[1:] == [("Max", []), ("Min", []), ("QuantizeLinear", [("axis", 1)]),
                          ("DequantizeLinear", [("axis", 1)])]
+
+
+def test_unnamed_graph_and_nodes_get_names(tmp_path):
+    model = onnx_models.chain()
+    model.graph.name = ""
+    for node in model.graph.node:
+        node.name = ""
+    m = load_model(onnx_models.save(model, tmp_path / "anon.onnx"))
+    assert m.network_names == ["network"]
+    assert [f.name for f in m.network().function] == ["Convolution", "ReLU", "Convolution_1", "ReLU_1", "Reshape",
+                                                      "Affine"]

@@ -130,6 +130,8 @@ def convert_onnx(original, path: str, notes: Optional[List[str]] = None) -> NnpM
     non_float = [i.name for i in _graph_inputs(proto) if i.type.tensor_type.elem_type != onnx.TensorProto.FLOAT]
     if non_float:
         raise ModelError(f"{path}: input '{non_float[0]}' is not float32; nnsurgeon imports float models only")
+    if not proto.graph.name:
+        proto.graph.name = "network"  # NNabla names the network after the graph; a network needs a name
     importer = converter.OnnxImporter()
     importer.import_from_onnx_model(proto)
     try:
