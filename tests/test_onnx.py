@@ -370,9 +370,9 @@ def test_python_export_and_batch_size(example_models, tmp_path):
 
     import nnsurgeon
 
-    chain, _ = example_models["chain"]
-    report = nnsurgeon.export(chain, str(tmp_path / "c.onnx"), batch_size=5, opset=11)
-    assert report["batch_size"] == 5 and report["check"]["ok"]
+    chain, calib = example_models["chain"]
+    report = nnsurgeon.export(chain, str(tmp_path / "c.onnx"), batch_size=5, opset=11, data=str(calib))
+    assert report["batch_size"] == 5 and report["check"]["ok"] and report["check"]["samples"] == 32
     proto = onnx.load(str(tmp_path / "c.onnx"))
     assert proto.graph.input[0].type.tensor_type.shape.dim[0].dim_value == 5
     assert proto.opset_import[0].version == 11
