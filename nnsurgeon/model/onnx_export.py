@@ -339,7 +339,13 @@ def _placeholders(model: NnpModel, view, opset: int) -> List[Quantizer]:
                 q = Quantizer(f.name, "dq", f.input[0], f.output[0], scale, zp, axis)
                 if dtype is None:
                     dtype = _stored_int_type(model, view, f)
-        q.zero_point = np.asarray(zp, np.float32).reshape(-1).astype(dtype)
+        info = np.iinfo(dtype)
+        zp_values = np.asarray(zp, np.float32).reshape(-1)
+        if zp_values.min() < info.min or zp_values.max() > info.max or not np.array_equal(zp_values,
+                                                                                        np.round(zp_values)):
+            raise ModelError(f"{where}: zero point(s) {zp_values[:4].tolist()} are not {np.dtype(dtype).name} "
+                             "integers; ONNX stores the zero point in the quantized type")
+        q.zero_point = zp_values.astype(dtype)
         q.scale = np.asarray(q.scale, np.float32).reshape(-1)
         if q.axis is None:
             q.zero_point, q.scale = q.zero_point.reshape(()), q.scale.reshape(())
