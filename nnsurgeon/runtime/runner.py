@@ -14,6 +14,7 @@ import numpy as np
 from .._nnabla import nnabla_quiet
 from ..errors import DataError, ModelError
 from ..graph.live import LiveNetwork
+from ..interrupt import check_interrupted
 from .context import get_context
 
 
@@ -79,6 +80,7 @@ class Runner:
             copy: bool = True) -> Dict[str, np.ndarray]:
         """Forward one batch; return the watched variables' values (copies, or with ``copy=False`` views that
         the next batch overwrites)."""
+        check_interrupted()
         n = len(next(iter(batch.values()))) if batch else None  # no data input: the network's own batch size
         if n is not None and self.fixed_batch is None and n != self._stored_batch and not self._builds_at(n):
             self._graphs.pop(n, None)
