@@ -450,3 +450,24 @@ def test_unnamed_graph_and_nodes_get_names(tmp_path):
     assert m.network_names == ["network"]
     assert [f.name for f in m.network().function] == ["Convolution", "ReLU", "Convolution_1", "ReLU_1", "Reshape",
                                                       "Affine"]
+
+
+@pytest.mark.parametrize("args", [["--preset", "deploy", "--quant-format", "qdq"],
+                                  ["--after", "ReLU,Affine", "--weights", "8"]])
+def test_weight_quantization_from_the_quantize_pass_exports(example_models, tmp_path, args):
+    """Weights quantized by the quantize pass (per output channel, symmetric narrow int8), as
+    QuantizeLinear/DequantizeLinear or MinMaxQuantize on the parameter: written on the ONNX initializers, so
+    NNabla's exporter still sees a parameter (it refuses an Affine whose weight is computed)."""
+    import onnx
+
+    path, calib = example_models["residual"]
+    q = tmp_path / "q.nnp"
+    r = run("quantize", path, *args, "--calibrate", calib, "-o", q)
+    assert r.exit_code == 0, r.stderr
+    report = _export(q, tmp_path / "q.onnx")
+    assert max(o["max_abs"] for o in report["check"]["outputs"]) < 1e-4
+    proto = onnx.load(str(tmp_path / "q.onnx"))
+    weights = [n for n in proto.graph.node if n.op_type == "DequantizeLinear" and n.output[0].endswith("/dequantized")]
+    assert len(weights) == 5  # stem, conv_a, conv_b, fc1, fc2
+    readers = {x for n in proto.graph.node for x in n.input}
+    assert all(w.output[0] in readers for w in weights)

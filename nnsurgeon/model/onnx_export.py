@@ -43,6 +43,7 @@ class Quantizer:
     axis: Optional[int] = None
     clip: Optional[Tuple[np.ndarray, np.ndarray]] = None  # float bounds shaped to broadcast over x
     note: str = ""
+    weight: bool = False  # quantizes a stored parameter: written on the ONNX initializer, consumers read it
 
 
 @dataclass
@@ -292,6 +293,11 @@ def _placeholders(model: NnpModel, view, opset: int) -> List[Quantizer]:
     # original producers' types (the loop turns quantizers into placeholders as it goes)
     producers = {y: (f.type, f.quantize_linear_param.dtype if f.type == "QuantizeLinear" else None)
                  for f in view.proto.function for y in f.output}
+    # quantizers on stored weights are taken out of the network (NNabla's exporter needs e.g. an Affine's
+    # weight to be a parameter) and written on the ONNX initializer instead
+    weight_q: Dict[str, Quantizer] = {}  # QuantizeLinear output -> its quantizer, waiting for the DequantizeLinear
+    redirect: Dict[str, str] = {}
+    removed = set()
     for f in view.proto.function:
         if f.type not in _QUANTIZERS:
             continue
@@ -351,6 +357,24 @@ def _placeholders(model: NnpModel, view, opset: int) -> List[Quantizer]:
             q.zero_point, q.scale = q.zero_point.reshape(()), q.scale.reshape(())
         elif opset < 13:
             raise ModelError(f"{where}: per-channel scales need ONNX opset 13; export with --opset 13")
+        if q.kind == "q" and view.is_parameter(q.x):
+            q.kind, q.weight = "mmq", True
+            weight_q[q.y] = q
+            removed.add(f.name)
+            continue
+        if q.kind == "dq" and q.x in weight_q:
+            pair = weight_q.pop(q.x)
+            pair.y = q.y
+            redirect[q.y] = pair.x
+            removed.add(f.name)
+            out.append(pair)
+            continue
+        if q.kind == "mmq" and view.is_parameter(q.x):
+            q.weight = True
+            redirect[q.y] = q.x
+            removed.add(f.name)
+            out.append(q)
+            continue
         out.append(q)
         data = f.input[0]
         del f.input[:]
@@ -359,7 +383,17 @@ def _placeholders(model: NnpModel, view, opset: int) -> List[Quantizer]:
         for param in ("min_max_quantize_param", "quantize_linear_param", "dequantize_linear_param"):
             if param in type(f).DESCRIPTOR.fields_by_name:
                 f.ClearField(param)
+    if weight_q:
+        name = next(iter(weight_q.values())).function
+        raise ModelError(f"{src}: QuantizeLinear '{name}' on a weight feeds something other than a "
+                         "DequantizeLinear; ONNX's QuantizeLinear gives integers, which only DequantizeLinear reads")
     _check_pairs(out, src)
+    for f in view.proto.function:
+        for i, x in enumerate(f.input):
+            if x in redirect:
+                f.input[i] = redirect[x]
+    view.refresh()
+    view.remove_functions(removed)
     view.prune_variables()
     return out
 
@@ -397,7 +431,7 @@ def _write_quantizers(onnx, proto, quantizers: List[Quantizer]) -> None:
     """Replace each placeholder Identity by QuantizeLinear/DequantizeLinear nodes and their initializers."""
     from onnx import TensorProto, helper, numpy_helper
 
-    by_output = {q.y: q for q in quantizers}
+    by_output = {q.y: q for q in quantizers if not q.weight}
     graph = proto.graph
     taken = {i.name for i in graph.initializer} | {v for n in graph.node for v in list(n.input) + list(n.output)}
     int_inputs = set()
@@ -411,6 +445,33 @@ def _write_quantizers(onnx, proto, quantizers: List[Quantizer]) -> None:
         taken.add(name)
         return name
 
+    weights = {}
+    for q in quantizers:
+        if not q.weight:
+            continue
+        base = _SAFE.sub("_", q.function)
+        scale, zp = unique(base + "/scale"), unique(base + "/zero_point")
+        graph.initializer.append(numpy_helper.from_array(q.scale, scale))
+        graph.initializer.append(numpy_helper.from_array(q.zero_point, zp))
+        axis = {} if q.axis is None else {"axis": q.axis}
+        x = q.x
+        if q.clip is not None:
+            lo, hi = unique(base + "/clip_min"), unique(base + "/clip_max")
+            graph.initializer.append(numpy_helper.from_array(np.asarray(q.clip[0], np.float32), lo))
+            graph.initializer.append(numpy_helper.from_array(np.asarray(q.clip[1], np.float32), hi))
+            low = unique(base + "/clipped_low")
+            nodes.append(helper.make_node("Max", [x, lo], [low], name=unique(base + "/Max")))
+            x = unique(base + "/clipped")
+            nodes.append(helper.make_node("Min", [low, hi], [x], name=unique(base + "/Min")))
+        codes, dequantized = unique(q.x + "/quantized"), unique(q.x + "/dequantized")
+        nodes.append(helper.make_node("QuantizeLinear", [x, scale, zp], [codes], name=base, **axis))
+        nodes.append(helper.make_node("DequantizeLinear", [codes, scale, zp], [dequantized],
+                                      name=unique(base + "/dequantize"), **axis))
+        weights[q.x] = dequantized
+    for node in graph.node:
+        for i, x in enumerate(node.input):
+            if x in weights:
+                node.input[i] = weights[x]
     for node in graph.node:
         q = by_output.get(node.output[0]) if node.op_type == "Identity" and node.output else None
         if q is None:
