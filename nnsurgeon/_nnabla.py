@@ -38,3 +38,9 @@ def nnabla_quiet():
 
     _apply_level()
     return nnabla
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """Whether ``error`` is NNabla's C++ allocator giving up (it raises ``RuntimeError: memory error in alloc``
+    with a source location, not ``MemoryError``)."""
+    return isinstance(error, RuntimeError) and "memory error in alloc" in str(error)

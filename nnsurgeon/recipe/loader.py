@@ -26,7 +26,7 @@ from . import spec
 MAX_RECIPE_BYTES = 1 << 20
 MAX_DEPTH = 64
 MAX_VALUES = 100_000
-MAX_STEPS = 10_000
+MAX_STEPS = 1_000
 _FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser when present: same events
 _PLAIN = {"tag:yaml.org,2002:" + t for t in ("str", "int", "float", "bool", "null", "seq", "map")}
 
@@ -82,26 +82,33 @@ def load_recipe(path: str) -> Recipe:
 def parse_recipe(text: str, path: str = "<recipe>") -> Recipe:
     """Validate recipe ``text`` (``path`` names it in errors and anchors relative paths)."""
     _check_text(text, path)
-    loader = None
+    _scan_events(text, path)
     try:
-        _scan_events(text, path)
-        loader = yaml.SafeLoader(text)
+        node, data = _compose(text, path, _FAST_LOADER)
+    except yaml.YAMLError:  # malformed: PyYAML's own loader says where, in the words users know
+        node, data = _compose(text, path, yaml.SafeLoader)
+    return _Validator(path).recipe(node, data)
+
+
+def _compose(text: str, path: str, loader_class):
+    """(node, data) of the single document in ``text``: tags checked before anything is constructed."""
+    loader = loader_class(text)
+    try:
         node = loader.get_single_node()
         if node is None:
             raise RecipeError(f"{path}:1:1: the recipe is empty; it needs 'version: 1' and 'steps'")
         _check_tags(node, path)
         _check_step_count(node, path)
-        data = loader.construct_document(node)
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else path
-        raise RecipeError(f"{where}: malformed YAML ({e.problem or e.context})") from None
+        return node, loader.construct_document(node)
     except yaml.YAMLError as e:
-        raise RecipeError(f"{path}: malformed YAML ({e})") from None
+        if loader_class is not yaml.SafeLoader:
+            raise
+        mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else path
+        problem = getattr(e, "problem", None) or getattr(e, "context", None) or e
+        raise RecipeError(f"{where}: malformed YAML ({problem})") from None
     finally:
-        if loader is not None:
-            loader.dispose()
-    return _Validator(path).recipe(node, data)
+        loader.dispose()
 
 
 def _check_text(text: str, path: str) -> None:
