@@ -278,6 +278,21 @@ def test_nul_byte_in_recipe(tmp_path):
     assert_user_error(run("check", recipe), "NUL", str(recipe))
 
 
+def test_control_character_in_recipe_is_one_line(tmp_path):
+    recipe = tmp_path / "ctl.yaml"
+    recipe.write_text("version: 1\nsteps:\n- quantize: {after: Re\x1eLU}\n")
+    assert_user_error(run("check", recipe), f"{recipe}:3:23", "U+001E")
+
+
+def test_protobuf_with_a_stray_end_group_tag_is_one_line(examples, tmp_path):
+    """libprotobuf warns ('Unexpected end-group tag') and stops early instead of failing: one error line."""
+    items = craft.members(examples[("chain", "protobuf+protobuf")])
+    items["parameter.protobuf"] = b"\x0c" + items["parameter.protobuf"]
+    path = craft.write_zip(tmp_path / "group.nnp", items)
+    code, stderr = _subprocess("info", path)
+    _assert_one_error(code, stderr, "parameter.protobuf", "not a valid NNabla .protobuf")
+
+
 def test_truncated_npy(chain, tmp_path, out):
     data = tmp_path / "x.npy"
     np.save(data, np.zeros((4, 1, 8, 8), np.float32))

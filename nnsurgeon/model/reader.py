@@ -9,6 +9,7 @@ import io
 import os
 import stat
 import sys
+import warnings
 from collections import OrderedDict
 
 import numpy as np
@@ -130,8 +131,15 @@ def _parse_proto(path, name, data, ext):
         if DEFINITION_FORMATS[ext] == "nntxt":
             text_format.Merge(data.decode("utf-8"), message)
         else:
-            with _stderr_silenced():  # libprotobuf logs an ERROR line for bad UTF-8 before raising
-                message.ParseFromString(data)
+            # libprotobuf logs an ERROR line for bad UTF-8 before raising, and warns (then stops early) at a
+            # stray end-group tag: both become this one error
+            with _stderr_silenced(), warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                used = message.ParseFromString(data)
+            if caught:
+                raise DecodeError(str(caught[0].message))
+            if used is not None and used != len(data):
+                raise DecodeError(f"only {used} of {len(data)} bytes parse")
     except (text_format.ParseError, DecodeError, UnicodeDecodeError) as e:
         raise ModelError(f"{path}: member '{name}' is not a valid NNabla {ext} file ({e}); re-export the model") from None
     return message
