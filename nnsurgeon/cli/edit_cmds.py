@@ -77,11 +77,17 @@ def convert(model, output, batch_size, force, network_format, param_format, emit
 @output_options
 @emit_option
 def quantize(model, output, dry_run, fmt, force, network_format, param_format, emit, **options):
-    """Insert MinMaxQuantize after matching functions of MODEL and save a new .nnp."""
+    """Insert MinMaxQuantize after matching functions of MODEL and save a new .nnp.
+
+    Also: weights (--weights), QuantizeLinear/DequantizeLinear pairs (--quant-format qdq), symmetric ranges,
+    mixed precision (--keep), fixed ranges (--range), --preset deploy; see README "Quantizing for deployment".
+    """
     from ..plan import Plan, Step, run_plan
 
     plan = Plan([Step("quantize", given_options("quantize", options))], base_dir=os.getcwd())
     output = output or default_output(model, ".quantized.nnp")
+    if emit and dry_run:
+        raise click.UsageError("--emit-recipe writes a file; a dry run writes nothing: drop one of them")
     if not dry_run:
         check_emit(emit, output, [model] + plan.inputs(), force)
     results, _, _ = run_plan(model, plan, output, network_format, param_format, force, dry_run)

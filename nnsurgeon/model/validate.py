@@ -169,14 +169,14 @@ def _check_function(where, f, variables):
             continue
         value = getattr(param, name)
         values = list(value.dim) if kind == "Shape" else (list(value) if kind.startswith("repeated") else [value])
-        problem = _argument_problem(name, values, ndim)
+        problem = argument_problem(name, values, ndim)
         if problem:
             shown = values[0] if kind == "int64" else values
             raise ModelError(f"{where}, function '{_label(f)}': argument {name}={shown} {problem} "
                              f"(NNabla's {f.type} cannot run with it). Re-export the model")
 
 
-def _argument_problem(name, values, ndim):
+def argument_problem(name, values, ndim):
     if any(abs(v) > MAX_INT_ARG for v in values):
         return f"is out of range (|value| <= {MAX_INT_ARG:,})"
     if name in _POSITIVE and any(v < 1 for v in values):

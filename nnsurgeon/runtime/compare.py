@@ -36,8 +36,10 @@ class _Diff:
     def report(self, kind, name, atol) -> Dict:
         denom = np.sqrt(self.na) * np.sqrt(self.nb)
         cosine = 1.0 if denom == 0 and self.max_abs == 0 else (self.dot / denom if denom else 0.0)
+        noise = max(self.na - 2.0 * self.dot + self.nb, 0.0)  # sum((a - b)^2) from the same running sums
+        sqnr = None if noise == 0 or self.na == 0 else float(10.0 * np.log10(self.na / noise))
         return {"kind": kind, "name": name, "max_abs": self.max_abs,
-                "mean_abs": self.sum_abs / max(self.count, 1), "cosine": float(cosine),
+                "mean_abs": self.sum_abs / max(self.count, 1), "cosine": float(cosine), "sqnr_db": sqnr,
                 "top1": (self.top1_same / self.top1_n) if self.top1_n else None,
                 "ok": atol is None or self.violations == 0, "violations": self.violations}
 
@@ -45,7 +47,8 @@ class _Diff:
 def compare_models(a, b, data: Optional[str] = None, random: bool = False, seed: int = 0, samples: int = 8,
                    network: Optional[str] = None, batch_size: int = 32, atol: Optional[float] = None,
                    rtol: Optional[float] = None, per_layer: bool = False, context: str = "cpu") -> Dict:
-    """Statistics per output (and per common layer): max/mean abs difference, cosine similarity, top-1
+    """Statistics per output (and per common layer): max/mean abs difference, cosine similarity, SQNR of b
+    against a in dB (10 log10 sum(a^2) / sum((a-b)^2); None when they are equal), top-1
     agreement for 2-D outputs; ``ok`` is False when a value breaks ``atol + rtol*|a|``.
 
     Example::
