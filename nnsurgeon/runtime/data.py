@@ -184,15 +184,14 @@ class NoInputSource:
 
 
 def random_batches(shapes: Dict[str, Tuple[int, ...]], samples: int, batch_size: int, seed: int) -> Iterator[Batch]:
-    """``samples`` standard-normal samples per input, seeded, in batches (one empty batch for a network with
-    no data input)."""
-    if not shapes:
-        yield {}
-        return
+    """``samples`` standard-normal samples per input, seeded, in batches generated as they are needed (memory
+    stays flat however many samples). One generator draws batch after batch, input after input within a batch:
+    a one-input network sees exactly the values one ``randn(samples, ...)`` call gives; with several inputs the
+    values differ from nnsurgeon versions that drew each input whole."""
     rng = np.random.RandomState(seed)
-    data = {k: rng.randn(samples, *s).astype(np.float32) for k, s in shapes.items()}
     for start in range(0, samples, batch_size):
-        yield {k: v[start:start + batch_size] for k, v in data.items()}
+        n = min(batch_size, samples - start)
+        yield {k: rng.randn(n, *s).astype(np.float32) for k, s in shapes.items()}
 
 
 class RandomSource:
