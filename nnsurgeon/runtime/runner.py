@@ -11,7 +11,7 @@ from typing import Dict, Iterable, List, Optional, Sequence
 
 import numpy as np
 
-from .._nnabla import nnabla_quiet
+from .._nnabla import c_stderr_silenced, nnabla_quiet
 from ..errors import DataError, ModelError
 from ..graph.live import LiveNetwork
 from ..interrupt import check_interrupted
@@ -126,12 +126,13 @@ class Runner:
         nn = nnabla_quiet()
         self._sliced_ranges = None
         live = self._graph(n)
-        for name, v in live.inputs.items():
-            v.d = batch[name]
         outputs = list(live.outputs.values())
         if self.ranges:
             outputs += [r for pair in live.range_vars.values() for r in pair]
-        with nn.context_scope(self.context):
+        # NNabla's allocator prints 'Failed to allocate again.' on fd 2 before raising: one Error line only
+        with nn.context_scope(self.context), c_stderr_silenced():
+            for name, v in live.inputs.items():
+                v.d = batch[name]
             if len(outputs) == 1:
                 outputs[0].forward(clear_no_need_grad=True)
             else:
