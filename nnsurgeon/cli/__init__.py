@@ -18,6 +18,7 @@ COMMANDS = {  # name -> (module, function): loaded on use, so --help never impor
     "convert": ("nnsurgeon.cli.edit_cmds", "convert"),
     "quantize": ("nnsurgeon.cli.edit_cmds", "quantize"),
     "compare": ("nnsurgeon.cli.compare_cmd", "compare"),
+    "sensitivity": ("nnsurgeon.cli.sensitivity_cmd", "sensitivity"),
     "extract": ("nnsurgeon.cli.activation_cmds", "extract"),
     "featuremaps": ("nnsurgeon.cli.activation_cmds", "featuremaps"),
     "apply": ("nnsurgeon.cli.recipe_cmds", "apply"),

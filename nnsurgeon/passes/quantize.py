@@ -26,6 +26,7 @@ from ..graph.network import Network
 from ..model.nnp import Parameter
 from .base import Change, Context, Pass, PassResult
 from .options import ALLOW_EMPTY, EXCLUDE, NAMES, NETWORKS, Option
+from .quantize_targets import AUTO_EXCLUDE, check_auto_exclude
 
 Ranges = Dict[Tuple[str, str], Tuple[float, float]]  # (network, variable) -> (min, max)
 
@@ -49,11 +50,12 @@ class Quantize(Pass):
         Option("method", "enum", "minmax", "How calibration turns batches into a range.",
                choices=("minmax", "ema", "percentile")),
         Option("context", "enum", "cpu", "NNabla context for calibration.", choices=("cpu", "cuda", "cudnn")),
-    )
+    ) + AUTO_EXCLUDE
     required = (("after", "names"),)
 
     def check(self, opts) -> None:
         levels(opts.bits, opts.signed, opts.ql_min, opts.ql_max)
+        check_auto_exclude(opts)
 
     def select(self, model, opts):
         from ..rules import Selector, select
@@ -79,7 +81,8 @@ class Quantize(Pass):
         if opts.calibrate is None:
             return
         if ctx.dry_run:
-            ctx.notes.append("calibration skipped in a dry run: quantizers are shown without ranges")
+            ctx.notes.append("calibration skipped in a dry run: quantizers are shown without ranges"
+                             + (" and auto-exclude is not measured" if opts.auto_exclude else ""))
             return
         from ..runtime.calibrate import Calibrator
 
@@ -92,6 +95,10 @@ class Quantize(Pass):
                 lo, hi = ranges[(n, c.data[2])]
                 # widened to contain 0: NNabla's nudge would otherwise shift an all-positive range (module doc)
                 c.record["range"] = [min(float(lo), 0.0), max(float(hi), 0.0)]
+        if opts.auto_exclude:
+            from ..runtime.auto_exclude import auto_exclude
+
+            auto_exclude(self, model, matched, opts, ctx)
 
     def rewrite(self, model, net: Network, changes: List[Change], opts) -> None:
         lo, hi = levels(opts.bits, opts.signed, opts.ql_min, opts.ql_max)
@@ -106,8 +113,9 @@ class Quantize(Pass):
             float_name = net.add_variable(f"{y}/float", shape, taken=taken)
             net.rename_output(f, i, float_name)
             rng = change.record["range"]
-            values = {"qr_min": rng[0] if rng else -6.0, "qr_max": rng[1] if rng else 6.0, "ql_min": lo,
-                      "ql_max": hi}
+            q_lo, q_hi = (lo, hi) if change.record.get("bits") is None else levels(change.record["bits"], opts.signed)
+            values = {"qr_min": rng[0] if rng else -6.0, "qr_max": rng[1] if rng else 6.0, "ql_min": q_lo,
+                      "ql_max": q_hi}
             param_names = []
             for key in ("qr_min", "qr_max", "ql_min", "ql_max"):
                 pname = unique_name(f"{qname}/{key}", taken)

@@ -3,7 +3,7 @@ them; checked against the network's inputs and streamed in batches so memory doe
 """
 import difflib
 import os
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -22,9 +22,10 @@ class DataSource:
             ...
     """
 
-    def __init__(self, path: str, shapes: Dict[str, Tuple[int, ...]]):
+    def __init__(self, path: str, shapes: Dict[str, Tuple[int, ...]], ignore: Sequence[str] = ()):
         self.path = path
         self.shapes = shapes
+        self.ignore = set(ignore)  # arrays of an .npz that are not inputs (labels kept beside the inputs)
         if not os.path.exists(path):
             raise DataError(f"{path}: no such file or folder; give a .npy, .npz or a folder of them")
         if os.path.isdir(path):
@@ -47,7 +48,7 @@ class DataSource:
                 arrays = {next(iter(self.shapes)): arr}
             elif path.endswith(".npz"):
                 npz = np.load(path, allow_pickle=False)
-                arrays = {k: npz[k] for k in npz.files}
+                arrays = {k: npz[k] for k in npz.files if k not in self.ignore}
             else:
                 raise DataError(f"{path}: not a .npy or .npz file")
         except DataError:
