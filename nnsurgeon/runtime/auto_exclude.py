@@ -4,8 +4,11 @@ measured against the float network on ``eval-input``, default the calibration da
 
 Called by the quantize pass between calibration and rewrite, with the calibrated changes. One switchable
 model (:mod:`nnsurgeon.runtime.sensitivity`) serves every measurement: all quantizers on, then each alone (the
-ranking, one sweep of N+1 passes over the data), then one measurement per quantizer kept, greedily in ranking
-order, stopping as soon as the target holds. Kept quantizers are dropped from the changes (float) or marked
+ranking, one sweep of N+2 passes over the data: float, all, each alone; by accuracy drop when the target is
+one, else by SQNR), then one measurement (2 passes: float and trial) per quantizer kept, greedily in
+ranking order, stopping as soon as the target holds. The ranking is fixed after the first sweep: keeping a
+quantizer at float does not always raise the SQNR (quantization errors of different layers can partly
+cancel), which the notes show. Kept quantizers are dropped from the changes (float) or marked
 with their bits (fallback); the notes say what was kept and why.
 """
 import dataclasses
@@ -65,7 +68,7 @@ def auto_exclude(p, model, matched: Dict, opts, ctx) -> None:
         ctx.notes.append(f"auto-exclude: every quantizer kept ({_text(current)}; target {target})")
         return
     alone = {n: r.metrics(fa) for n, r in zip(names, results[1:])}
-    ranking = sorted(names, key=lambda n: badness(alone[n]))
+    ranking = sorted(names, key=lambda n: badness(alone[n], opts.max_accuracy_drop is not None))
     alt = "fallback" if fallback is not None else "off"
     where = "float" if fallback is None else f"{opts.fallback_bits} bits"
     kept: List[str] = []

@@ -18,7 +18,7 @@ from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 import numpy as np
 
-from ..errors import DataError
+from ..errors import DataError, ModelError
 from ..graph.functions import make_function
 from ..graph.naming import unique_name
 from ..model.nnp import Parameter
@@ -71,12 +71,27 @@ def added_functions(before, after, network: str) -> Set[str]:
     return set(after.view(network).functions) - set(before.view(network).functions)
 
 
+def random_functions(model, network: str) -> List[str]:
+    """Functions of ``network`` that draw new random numbers at every forward (those NNabla gives a ``seed``)."""
+    from ..graph.functions import function_info
+
+    info = function_info()
+    return [f.name for f in model.network(network).function
+            if "seed" in ((info.get(f.type) or {}).get("arguments") or {})]
+
+
 class Switches:
     """A copy of ``model`` whose ``quantizers`` can each be switched on, off (float) or, when ``fallback`` (a
     model quantized the same way at another precision) is given, to its fallback quantizer; see the module
     doc. ``set(states)`` writes the switches into the live graph; nothing is rebuilt."""
 
     def __init__(self, model, network: str, quantizers: Sequence[Quantizer], fallback=None):
+        randoms = random_functions(model, network)
+        if randoms:
+            raise ModelError(f"network '{network}' has functions that draw new random numbers at every run "
+                             f"({', '.join(randoms[:3])}{', ...' if len(randoms) > 3 else ''}): every trial would "
+                             "measure that noise; remove them first (nnsurgeon apply recipes/strip-training.yaml "
+                             "MODEL -o deploy.nnp)")
         self.model = model.copy()
         self.network = network
         self.quantizers = list(quantizers)
@@ -274,9 +289,10 @@ def sweep(evaluator: Evaluator, names: Sequence[str], cumulative: bool = False) 
     return report
 
 
-def badness(row: Dict):
-    """Sort key, worst first: largest accuracy drop, then lowest SQNR, then lowest cosine."""
-    drop = row.get("accuracy_drop")
+def badness(row: Dict, by_accuracy: bool = True):
+    """Sort key, worst first: largest accuracy drop (when ``by_accuracy`` and known), then lowest SQNR, then
+    lowest cosine."""
+    drop = row.get("accuracy_drop") if by_accuracy else None
     sqnr = row["sqnr_db"]
     return (-(drop or 0.0), float("inf") if sqnr is None else sqnr, row["cosine"])
 
