@@ -233,7 +233,8 @@ class Evaluator:
         self.runner.watch = self.outputs
         switches.bind(parameter_scope(switches.model))
         if labels is not None and len(labels) != source.count:
-            raise DataError(f"the labels hold {len(labels)} samples but the evaluation data holds {source.count}")
+            raise DataError(f"the labels hold {len(labels)} labels but {source.path} holds {source.count} samples; "
+                            "give one label per sample")
         self.float_accuracy: Dict[str, float] = {}
         self.passes = 0  # forward passes over the whole evaluation set
 
