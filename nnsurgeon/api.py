@@ -243,8 +243,10 @@ def _as_model(model, inputs):
         raise NnsurgeonError("model must be a path, a pretrained name, a loaded model or nn.Variable output(s)")
     if not isinstance(inputs, dict) or not all(isinstance(k, nn.Variable) for k in inputs):
         raise NnsurgeonError("for a graph built in Python, pass inputs as a dict {nn.Variable: array}")
+    from .graph.live_rewrite import PYTHON_GRAPH_NETWORK
+
     names = {f"input{i}": v for i, v in enumerate(inputs)}
-    graph = nn.graph_def.create_graph_from_variable("network", outputs, names=names)
+    graph = nn.graph_def.create_graph_from_variable(PYTHON_GRAPH_NETWORK, outputs, names=names)
     proto = graph.as_proto(include_parameter=True)
     return model_from_proto(proto, "<graph built in Python>"), {
         name: inputs[v] for name, v in names.items()}

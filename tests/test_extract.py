@@ -162,7 +162,7 @@ def test_featuremaps_grid_and_pixels_follow_activation(tmp_path):
     out = tmp_path / "maps"
     r = run("featuremaps", model, "--input", tmp_path / "x.npy", "-o", out, "--layers", "@Runtime/Convolution")
     assert r.exit_code == 0, r.stderr
-    assert sorted(os.listdir(out)) == ["Runtime_Convolution.png", "index.html"]
+    assert sorted(os.listdir(out)) == [".nnsurgeon-output", "Runtime_Convolution.png", "index.html"]
     im = np.asarray(Image.open(out / "Runtime_Convolution.png"))
     zoom = 32 // 6  # 5: documented enlargement; 3 channels -> 2 columns, 2 rows, 1-pixel gaps
     tile = 6 * zoom

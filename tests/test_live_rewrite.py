@@ -34,7 +34,7 @@ def test_fork_and_network_output(tmp_path):
         y.forward()
         h_float = np.array(h.d)
         records = nnsurgeon.quantize_graph(y, after=["ReLU"])
-        assert records == [{"function": "ReLU", "type": "ReLU", "output": 0, "scope": "quantize/ReLU"}]
+        assert records == [{"function": "@network/ReLU", "type": "ReLU", "output": 0, "scope": "quantize/ReLU"}]
         assert h.parent.info.type_name == "MinMaxQuantize"  # the same Variable, now quantized
         y.forward()
         hq = _quant(h_float)
@@ -61,9 +61,26 @@ def test_network_output_and_multi_output():
         y = F.add2(s0, s1)
         records = nnsurgeon.quantize_graph([y, s1], after=["Split", "Add2"])
         assert sorted((r["function"], r["output"], r["scope"]) for r in records) == [
-            ("Add2", 0, "quantize/Add2"), ("Split", 0, "quantize/Split/0"), ("Split", 1, "quantize/Split/1")]
+            ("@network/Add2", 0, "quantize/Add2"), ("@network/Split", 0, "quantize/Split/0"),
+            ("@network/Split", 1, "quantize/Split/1")]
         assert y.parent.info.type_name == "MinMaxQuantize" and s1.parent.info.type_name == "MinMaxQuantize"
         nn.forward_all([y, s1])
         assert np.isfinite(y.d).all()
         with pytest.raises(nnsurgeon.NnsurgeonError):
             nnsurgeon.quantize_graph(y, after=["Convolution"])
+
+
+def test_one_naming_function_for_python_graphs():
+    """Defect: extract named a Python graph's functions '@network/ReLU_1' where quantize_graph said 'ReLU_1'."""
+    import nnabla as nn
+    import nnabla.functions as F
+    import nnabla.parametric_functions as PF
+
+    import nnsurgeon
+
+    with nn.parameter_scope("", OrderedDict()):
+        x = nn.Variable((2, 4))
+        y = PF.affine(F.relu(F.relu(PF.affine(x, 8, name="fc1"))), 3, name="fc2")
+        extracted = list(nnsurgeon.extract(y, {x: np.random.RandomState(0).randn(2, 4)}))
+        quantized = [r["function"] for r in nnsurgeon.quantize_graph(y, after=["ReLU", "Affine"])]
+    assert quantized == extracted == ["@network/Affine", "@network/ReLU", "@network/ReLU_1", "@network/Affine_1"]

@@ -23,7 +23,8 @@ def test_pretrained_name_loads_from_cache(examples, tmp_path):
     assert len(json.loads(r.stdout)) == 10
     out = tmp_path / "q.nnp"
     r = run("quantize", "nnabla.models:imagenet/MobileNet", "--after", "ReLU", "-o", out, env=env)
-    assert r.exit_code == 0, r.stderr and out.exists()
+    assert r.exit_code == 0, r.stderr
+    assert out.exists()
 
 
 def test_models_lists_cache_state(examples, tmp_path):

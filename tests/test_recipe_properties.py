@@ -1,5 +1,7 @@
-"""Property: random small DAG networks through random recipes never end in a traceback: either a result
-that reloads and runs with plain NNabla, or one 'Error:' line and exit 2."""
+"""Property: random small DAG networks through random recipes: ``apply --dry-run`` and ``apply`` agree (same
+exit code, same records), and the result either reloads and runs with plain NNabla or the command exits 2 with
+one 'Error:' line giving one of the refusals the passes document. Never exit 3, never a traceback."""
+import json
 import os
 import tempfile
 from collections import OrderedDict
@@ -84,11 +86,23 @@ def test_random_recipes_on_random_networks(ops, picks, recipe):
         with open(path, "w") as f:
             yaml.safe_dump({"version": 1, "steps": recipe}, f)
         out = os.path.join(tmp, "out.nnp")
-        r = run("apply", path, model, "-o", out)
+        dry = run("apply", path, model, "--dry-run", "--format", "json")
+        r = run("apply", path, model, "-o", out, "--format", "json")
         assert "Traceback" not in r.stderr and r.exit_code in (0, 2), (r.exit_code, r.stderr, ops, recipe)
+        assert dry.exit_code == r.exit_code, (dry.stderr, r.stderr, ops, recipe)
         if r.exit_code == 2:
             lines = r.stderr.strip().splitlines()
             assert len(lines) == 1 and lines[0].startswith("Error: ") and not os.path.exists(out)
+            assert any(reason in lines[0] for reason in REFUSALS), (lines[0], ops, recipe)
+            assert dry.stderr == r.stderr
         else:
+            assert [s["records"] for s in json.loads(dry.stdout)["steps"]] == \
+                [s["records"] for s in json.loads(r.stdout)["steps"]]
             _, outs = nnabla_outputs(out, "Runtime")
             assert outs and all(np.isfinite(v).all() for v in outs.values())
+
+
+# What a random recipe may legitimately be refused for (anything else, e.g. a result NNabla cannot build, fails).
+REFUSALS = ["no function matches", "changes the shape", "of network 'Runtime', which the cut removes",
+            "no function or variable named", "already has a variable", "straight to output",
+            "is a parameter, shared by name", "only one-output functions"]

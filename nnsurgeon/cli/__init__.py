@@ -50,6 +50,9 @@ class Group(click.Group):
                 result = super().invoke(ctx)
             if interrupted():  # an interrupt Python swallowed somewhere: still stop with 130
                 raise KeyboardInterrupt
+            import signal
+
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # the work is done: a late Ctrl-C must not undo the exit
             return result
         except NnsurgeonError as e:
             click.echo(f"Error: {e}", err=True)
@@ -61,6 +64,9 @@ class Group(click.Group):
             os.dup2(devnull, sys.stdout.fileno())
             ctx.exit(141)
         except KeyboardInterrupt:
+            import signal
+
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # more Ctrl-C while exiting must not break the exit
             click.echo("Error: interrupted; nothing was written", err=True)
             ctx.exit(130)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
@@ -95,8 +101,29 @@ def cli(ctx, verbose):
 
 
 def main(argv=None):
-    """Console entry point."""
-    cli.main(args=argv, prog_name="nnsurgeon")
+    """Console entry point: Ctrl-C at any point (also while the options are parsed) exits 130."""
+    from ..interrupt import install, interrupted
+
+    install()
+    try:
+        code = cli.main(args=argv, prog_name="nnsurgeon", standalone_mode=False)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        click.echo("Error: interrupted; nothing was written", err=True)
+        code = 130
+    except click.ClickException as e:
+        e.show()
+        code = e.exit_code
+    if code == 130 or interrupted():
+        # An interrupt can land inside a half-done import of NNabla, whose exit handler then fails noisily;
+        # nothing is left to finish, so leave without running exit handlers.
+        import os
+        import signal
+
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":  # pragma: no cover

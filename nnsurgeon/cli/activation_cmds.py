@@ -62,11 +62,14 @@ def _prepare(model, network, data, random_, seed, samples, size, scale, mean, st
 def extract(model, data, random_, seed, samples, size, scale, mean, std, network, layers, types, exclude, output,
             batch_size, context, force):
     """Write the outputs of MODEL's functions for every input sample, keyed by stable name."""
-    from ..runtime.extract import extract_to
+    from ..model.output import check_output
+    from ..runtime.extract import extract_to, output_kind
 
+    kind = output_kind(output)
+    check_output(output, inputs=[model, data], force=force, folder=kind == "folder")
     m, net, source, chosen = _prepare(model, network, data, random_, seed, samples, size, scale, mean, std, layers,
                                       types, exclude, context)
-    n = extract_to(m, net, chosen, source, output, batch_size, context, force)
+    n = extract_to(m, net, chosen, source, output, batch_size, context, force, inputs=[data])
     click.echo(f"extracted {len(chosen)} layer(s) for {n} sample(s) of network '{net}' to {output}", err=True)
 
 
@@ -83,34 +86,24 @@ def extract(model, data, random_, seed, samples, size, scale, mean, std, network
 def featuremaps(model, data, random_, seed, samples, size, scale, mean, std, network, layers, types, exclude,
                 max_channels, sample, output, context, force):
     """Draw MODEL's activations for one input: a tile grid per 4-D output, strips for 2-D, and index.html."""
-    import os
-    import shutil
-    import tempfile
-
     from ..errors import DataError
-    from ..runtime.extract import _check_target, run_layers
+    from ..model.output import atomic_folder, check_output
+    from ..runtime.extract import run_layers
     from ..runtime.featuremaps import write_featuremaps
 
+    check_output(output, inputs=[model, data], force=force, folder=True)
     m, net, source, chosen = _prepare(model, network, data, random_, seed, samples, size, scale, mean, std, layers,
                                       types, exclude, context)
     if sample >= source.count:
         raise DataError(f"--sample {sample}: the input has {source.count} sample(s)")
-    output = output.rstrip("/\\") or output
-    _check_target(output, force, folder=True)
     batch = None
     for i, b in enumerate(source.batches(1)):
         if i == sample:
             batch = b
             break
     values = next(run_layers(m, net, chosen, [batch], context))
-    tmp = tempfile.mkdtemp(prefix="." + os.path.basename(output) + ".", dir=os.path.dirname(os.path.abspath(output)))
-    try:
+    with atomic_folder(output, inputs=[model, data], force=force) as tmp:
         drawn = write_featuremaps(values, tmp, 0, max_channels)
-        if os.path.exists(output):
-            shutil.rmtree(output)
-        os.rename(tmp, output)
-    finally:
-        if os.path.exists(tmp):
-            shutil.rmtree(tmp, ignore_errors=True)
+    output = output.rstrip("/\\") or output
     pictures = sum(1 for d in drawn if d["file"])
     click.echo(f"drew {pictures} layer(s) of network '{net}' into {output} (open {output}/index.html)", err=True)

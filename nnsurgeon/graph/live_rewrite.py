@@ -12,7 +12,7 @@ from typing import List, Optional, Sequence, Union
 from .._nnabla import nnabla_quiet
 from ..errors import SelectionError
 from .functions import check_type, make_function
-from .naming import unique_name
+from .naming import assign_function_names
 
 
 def quantize_graph(outputs, after: Sequence[str], bits: int = 8, signed: bool = False,
@@ -50,8 +50,7 @@ def quantize_graph(outputs, after: Sequence[str], bits: int = 8, signed: bool = 
 
     for root in roots:
         root.visit(collect)
-    taken: set = set()
-    names = [unique_name(f.info.type_name, taken) for f in functions]
+    names = python_graph_names(roots, functions)
     records = []
     for f, name in zip(functions, names):
         if f.info.type_name not in wanted or f.info.type_name == "MinMaxQuantize":
@@ -63,7 +62,7 @@ def quantize_graph(outputs, after: Sequence[str], bits: int = 8, signed: bool = 
             new_outputs = [new_outputs]
         old_outputs = list(f.outputs)
         for i, (old, new) in enumerate(zip(old_outputs, new_outputs)):
-            qname = f"{scope}/{name}" + (f"/{i}" if len(old_outputs) > 1 else "")
+            qname = f"{scope}/{name.split('/', 1)[-1]}" + (f"/{i}" if len(old_outputs) > 1 else "")
             with nn.parameter_scope(qname):
                 q = PF.min_max_quantize(new, ql_min=lo, ql_max=hi, x_min_max=True, ema=False)
             old.rewire_on(q)
@@ -71,3 +70,22 @@ def quantize_graph(outputs, after: Sequence[str], bits: int = 8, signed: bool = 
     if not records:
         raise SelectionError(f"no function of type {', '.join(sorted(wanted))} in the graph")
     return records
+
+
+PYTHON_GRAPH_NETWORK = "network"
+
+
+def python_graph_names(roots, functions) -> List[str]:
+    """The stable names of a graph built in Python, ``functions`` in forward order: the names NNabla's
+    ``create_graph_from_variable`` gives them in network :data:`PYTHON_GRAPH_NETWORK` (``@network/ReLU_1``),
+    which is also what ``nnsurgeon.extract`` of that graph is keyed by."""
+    nn = nnabla_quiet()
+    from ..errors import InternalError
+
+    graph = nn.graph_def.create_graph_from_variable(PYTHON_GRAPH_NETWORK, list(roots))
+    protos = [pf for pf in graph.networks[PYTHON_GRAPH_NETWORK].functions.values() if pf.type != "Sink"]
+    if [pf.type for pf in protos] != [f.info.type_name for f in functions]:
+        raise InternalError("NNabla's graph walk and Variable.visit disagree on the function order")
+    names = [pf.name for pf in protos]
+    assign = [type("F", (), {"name": n, "type": t})() for n, t in zip(names, (pf.type for pf in protos))]
+    return assign_function_names(assign)

@@ -114,7 +114,14 @@ def _coerce(o: Option, value, base_dir: str, where: str):
             from ..rules.selector import check_pattern
 
             for p in items:
-                check_pattern(p)
+                try:
+                    check_pattern(p)
+                except OptionError:
+                    raise
+                except Exception as e:
+                    err = OptionError(f"{opt(o.key)}{where}: {e}")
+                    err.key, err.item = o.key, p
+                    raise err from None
         return items
     if o.kind == "bool":
         if not isinstance(value, bool):

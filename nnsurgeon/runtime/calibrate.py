@@ -10,7 +10,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 
 from ..errors import DataError
-from .data import DataSource
+from .data import open_source
 from .progress import progress
 from .runner import Runner
 
@@ -45,7 +45,7 @@ class Calibrator:
             in_graph = self.method != "percentile"  # min/max computed by NNabla inside the forward
             runner = Runner(model, network, watch=() if in_graph else variables, context=self.context,
                             ranges=variables if in_graph else ())
-            source = DataSource(self.data, runner.input_shapes)
+            source = open_source(self.data, runner.input_shapes)
             stats = {v: _Stat(self.method, self.decay, self.percentile) for v in variables}
             total = -(-source.count // self.batch_size)
             if self.max_batches:

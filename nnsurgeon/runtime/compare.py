@@ -11,7 +11,7 @@ from typing import Dict, List, Optional
 import numpy as np
 
 from ..errors import DataError, OptionError, opt
-from .data import DataSource, random_batches
+from .data import open_source
 from .runner import Runner
 
 
@@ -128,22 +128,18 @@ def compare_models(a, b, data: Optional[str] = None, random: bool = False, seed:
     run_a = Runner(a, name_a, watch=watch, context=context)
     run_b = Runner(b, name_a, watch=watch, context=context)
     stats = {w: Diff() for w in watch}
-    label_array = None
-    if random:
-        if labels is not None:
+    label_array, ignore = None, ()
+    if labels is not None:
+        if random:
             raise OptionError(f"{opt('labels')} belong to given inputs, not to random ones")
-        batches = random_batches(run_a.input_shapes, samples, batch_size, seed)
-    else:
-        ignore = ()
-        if labels is not None:
-            from .labels import load_labels
+        from .labels import load_labels
 
-            label_array, key = load_labels(labels, data)
-            ignore = (key,) if key else ()
-        source = DataSource(data, run_a.input_shapes, ignore=ignore)
-        if label_array is not None and len(label_array) != source.count:
-            raise DataError(f"{labels}: holds {len(label_array)} labels but {data} holds {source.count} samples")
-        batches = source.batches(batch_size)
+        label_array, key = load_labels(labels, data)
+        ignore = (key,) if key else ()
+    source = open_source(data, run_a.input_shapes, random, seed, samples, ignore=ignore)
+    if label_array is not None and len(label_array) != source.count:
+        raise DataError(f"{labels}: holds {len(label_array)} labels but {data} holds {source.count} samples")
+    batches = source.batches(batch_size)
     seen = 0
     for batch in batches:
         va, vb = run_a.run(batch), run_b.run(batch)

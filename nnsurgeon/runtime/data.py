@@ -142,8 +142,21 @@ def _take(pending: List[Batch], n: int):
     return batch, ([rest] if rest_n else []), rest_n
 
 
+class NoInputSource:
+    """For a network with no data input (it computes from its parameters alone): one run, no data."""
+
+    count = 1
+
+    def batches(self, batch_size: int = 1, max_batches: Optional[int] = None) -> Iterator[Batch]:
+        yield {}
+
+
 def random_batches(shapes: Dict[str, Tuple[int, ...]], samples: int, batch_size: int, seed: int) -> Iterator[Batch]:
-    """``samples`` standard-normal samples per input, seeded, in batches."""
+    """``samples`` standard-normal samples per input, seeded, in batches (one empty batch for a network with
+    no data input)."""
+    if not shapes:
+        yield {}
+        return
     rng = np.random.RandomState(seed)
     data = {k: rng.randn(samples, *s).astype(np.float32) for k, s in shapes.items()}
     for start in range(0, samples, batch_size):
@@ -187,8 +200,11 @@ class ArraySource:
 
 
 def open_source(data: Optional[str], shapes: Dict[str, Tuple[int, ...]], random: bool = False, seed: int = 0,
-                samples: int = 1, size=None, scale: float = 1.0, mean=(), std=()):
-    """The data source for ``--input DATA`` (arrays, an image or a folder of images) or ``--random``."""
+                samples: int = 1, size=None, scale: float = 1.0, mean=(), std=(), ignore: Sequence[str] = ()):
+    """The data source for ``--input DATA`` (arrays, an image or a folder of images) or ``--random``. A network
+    with no data input (only parameters feed it) is run once, with no data."""
+    if not shapes:
+        return NoInputSource()
     if random:
         return RandomSource(shapes, samples, seed)
     from .images import ImageSource, is_image_input
@@ -197,4 +213,4 @@ def open_source(data: Optional[str], shapes: Dict[str, Tuple[int, ...]], random:
         raise DataError("give --input DATA or --random")
     if os.path.exists(data) and is_image_input(data):
         return ImageSource(data, shapes, size, scale, mean, std)
-    return DataSource(data, shapes)
+    return DataSource(data, shapes, ignore=ignore)

@@ -7,14 +7,13 @@ not consumers.
 import difflib
 import json
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from typing import Dict, Iterable, Iterator, List, Optional, Sequence
 
 import numpy as np
 
 from ..errors import OutputError, SelectionError
+from ..interrupt import check_interrupted
 from .progress import progress
 from .runner import Runner
 
@@ -76,40 +75,25 @@ def run_layers(model, network: str, layers: List[Layer], batches: Iterable[Dict[
 
 
 class NpzSink:
-    """Collects everything in memory, then writes one .npz atomically (for small results)."""
+    """Collects everything in memory, then writes one .npz (for small results) into an open file."""
 
-    def __init__(self, path: str, force: bool = False):
-        _check_target(path, force, folder=False)
-        self.path = path
+    def __init__(self):
         self.parts: Dict[str, List[np.ndarray]] = {}
 
     def add(self, values: Dict[str, np.ndarray]) -> None:
         for k, v in values.items():
             self.parts.setdefault(k, []).append(np.array(v, copy=True))
 
-    def close(self) -> Dict[str, np.ndarray]:
-        arrays = {k: np.concatenate(v) for k, v in self.parts.items()}
-        fd, tmp = tempfile.mkstemp(suffix=".npz", dir=os.path.dirname(os.path.abspath(self.path)))
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **arrays)
-            os.replace(tmp, self.path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-        return arrays
+    def close(self, path: str) -> None:
+        with open(path, "wb") as f:
+            np.savez(f, **{k: np.concatenate(v) for k, v in self.parts.items()})
 
 
 class DirSink:
-    """One .npy per layer, appended batch by batch (memory stays bounded), plus ``index.json``; written in a
-    temporary folder beside the target and renamed into place at the end."""
+    """One .npy per layer in ``folder``, appended batch by batch (memory stays bounded), plus ``index.json``."""
 
-    def __init__(self, path: str, total: int, layers: List[Layer], force: bool = False):
-        path = path.rstrip("/\\") or path
-        _check_target(path, force, folder=True)
-        self.path, self.total, self.layers = path, total, layers
-        parent = os.path.dirname(os.path.abspath(path))
-        self.tmp = tempfile.mkdtemp(prefix="." + os.path.basename(path) + ".", dir=parent)
+    def __init__(self, folder: str, total: int, layers: List[Layer]):
+        self.folder, self.total, self.layers = folder, total, layers
         self.files: Dict[str, object] = {}
         self.names = _file_names([layer.key for layer in layers])
         self.written = 0
@@ -120,7 +104,7 @@ class DirSink:
         for k, v in values.items():
             v = np.ascontiguousarray(v, dtype=np.float32)
             if k not in self.files:
-                f = open(os.path.join(self.tmp, self.names[k]), "wb")
+                f = open(os.path.join(self.folder, self.names[k]), "wb")
                 self.shapes[k] = (self.total,) + tuple(v.shape[1:])
                 header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)), "fortran_order": False,
                           "shape": self.shapes[k]}
@@ -136,20 +120,12 @@ class DirSink:
         index = {"samples": self.written, "layers": [
             {"key": layer.key, "file": self.names[layer.key], "function": layer.function, "type": layer.type,
              "variable": layer.variable, "shape": list(self.shapes.get(layer.key, ()))} for layer in self.layers]}
-        with open(os.path.join(self.tmp, "index.json"), "w") as f:
+        with open(os.path.join(self.folder, "index.json"), "w") as f:
             json.dump(index, f, indent=2)
-        old = None
-        if os.path.exists(self.path):
-            old = self.tmp + ".old"
-            os.rename(self.path, old)
-        os.rename(self.tmp, self.path)
-        if old:
-            shutil.rmtree(old, ignore_errors=True)
 
     def abort(self) -> None:
         for f in self.files.values():
             f.close()
-        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 def _file_names(keys: List[str]) -> Dict[str, str]:
@@ -167,33 +143,45 @@ def _file_names(keys: List[str]) -> Dict[str, str]:
     return out
 
 
-def _check_target(path: str, force: bool, folder: bool) -> None:
-    parent = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(parent):
-        raise OutputError(f"{path}: folder {parent} does not exist; create it first")
-    if not os.access(parent, os.W_OK):
-        raise OutputError(f"{path}: folder {parent} is not writable")
-    if os.path.exists(path) and not force:
-        raise OutputError(f"{path}: already exists; choose another path or add --force to replace it")
-    if os.path.exists(path) and folder != os.path.isdir(path):
-        raise OutputError(f"{path}: exists and is a {'file' if folder else 'folder'}; choose another path")
+def output_kind(path: str) -> str:
+    """'npz' for a path ending in .npz, 'folder' for a path ending in '/', an existing folder or a name
+    without an extension; anything else is refused (extract writes no other kind of file)."""
+    if path.lower().endswith(".npz"):
+        return "npz"
+    stem = os.path.basename(path.rstrip("/\\"))
+    if path.endswith(("/", os.sep)) or os.path.isdir(path) or "." not in stem.lstrip("."):
+        return "folder"
+    raise OutputError(f"{path}: extract writes an .npz file or a folder of .npy files, not "
+                      f"'{os.path.splitext(stem)[1]}'; use {os.path.splitext(path)[0]}.npz or "
+                      f"{os.path.splitext(path)[0]}/")
 
 
 def extract_to(model, network: Optional[str], layers: List[Layer], source, output: str, batch_size: int = 32,
-               context: str = "cpu", force: bool = False):
+               context: str = "cpu", force: bool = False, inputs: Sequence[Optional[str]] = ()):
     """Run ``source`` (a DataSource, ImageSource or random source with ``count`` and ``batches``) through the
-    network and write the layers to ``output``: ``.npz`` file, or a folder (path ending in '/' or existing
-    folder). Returns the number of samples written."""
-    to_dir = output.endswith(("/", os.sep)) or os.path.isdir(output) or not output.endswith(".npz")
-    sink = DirSink(output, source.count, layers, force) if to_dir else NpzSink(output, force)
+    network and write the layers to ``output`` (see :func:`output_kind`) through the one writer; ``inputs``
+    (model, data) are refused as outputs. Returns the number of samples written."""
+    from ..model.output import atomic_file, atomic_folder
+
+    inputs = [model.source] + list(inputs)
     total = -(-source.count // batch_size)
-    try:
-        for values in progress(run_layers(model, network, layers, source.batches(batch_size), context), total,
-                               f"extracting {network}"):
-            sink.add(values)
-    except BaseException:
-        if isinstance(sink, DirSink):
+    batches = progress(run_layers(model, network, layers, source.batches(batch_size), context), total,
+                       f"extracting {network}")
+    if output_kind(output) == "npz":
+        with atomic_file(output, inputs=inputs, force=force, extensions=(".npz",)) as tmp:
+            sink = NpzSink()
+            for values in batches:
+                check_interrupted()
+                sink.add(values)
+            sink.close(tmp)
+        return source.count
+    with atomic_folder(output, inputs=inputs, force=force) as tmp:
+        sink = DirSink(tmp, source.count, layers)
+        try:
+            for values in batches:
+                check_interrupted()
+                sink.add(values)
+        finally:
             sink.abort()
-        raise
-    sink.close()
+        sink.close()
     return source.count

@@ -58,7 +58,7 @@ class Runner:
         """Forward one batch; return the watched variables' values (copies, or with ``copy=False`` views that
         the next batch overwrites)."""
         nn = nnabla_quiet()
-        n = len(next(iter(batch.values())))
+        n = len(next(iter(batch.values()))) if batch else None  # no data input: the network's own batch size
         live = self._graph(n)
         for name, v in live.inputs.items():
             v.d = batch[name]
