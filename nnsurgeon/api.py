@@ -148,7 +148,7 @@ def sensitivity(model: ModelLike, data: Optional[str] = None, labels: Optional[s
     from .plan import Plan, Step, parse_step
     from .runtime.data import DataSource
     from .runtime.labels import load_labels
-    from .runtime.sensitivity import Evaluator, Switches, added_functions, find_quantizers, sweep
+    from .runtime.sensitivity import Evaluator, Variants, added_functions, find_quantizers, sweep
 
     float_model = load(model)
     given = {k.replace("_", "-") for k, v in quantize.items() if v not in (None, False, (), [])}
@@ -174,10 +174,10 @@ def sensitivity(model: ModelLike, data: Optional[str] = None, labels: Optional[s
     if not quantizers:
         raise OptionError(f"the quantize step added no quantizer to network '{network}': nothing to measure")
     data = data or opts.calibrate
-    switches = Switches(quantized, network, quantizers)
+    variants = Variants(quantized, network, quantizers)
     label_array, key = load_labels(labels, data) if labels else (None, None)
-    source = DataSource(data, switches.model.view(network).input_shapes(), ignore=(key,) if key else ())
-    evaluator = Evaluator(switches, source, opts.batch_size, label_array, opts.context, progress)
+    source = DataSource(data, variants.base.view(network).input_shapes(), ignore=(key,) if key else ())
+    evaluator = Evaluator(variants, source, opts.batch_size, label_array, opts.context, progress)
     start = time.perf_counter()
     report = sweep(evaluator, [q.name for q in quantizers], cumulative)
     report["forward_passes"] = evaluator.passes

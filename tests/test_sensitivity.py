@@ -115,7 +115,7 @@ def quantized(src, tmp_path, name, *args):
 
 def test_each_trial_equals_the_model_quantized_that_way(digits, tmp_path):
     """A trial's numbers are those of a real model with exactly that quantizer (quantize --name), and the
-    cumulative 'all' those of the fully quantized model: the switches are exact."""
+    cumulative 'all' those of the fully quantized model: the variants are exact."""
     common = ["--after", "ReLU,Affine", "--calibrate", digits.calib, "--bits", "4"]
     r = run("sensitivity", digits.plain, *common, "--input", digits.test, "--labels", digits.labels, "--cumulative",
             "--format", "json")
@@ -154,7 +154,7 @@ def test_narrow_range_ranks_first(digits):
     import nnsurgeon
     from nnsurgeon.model.nnp import Parameter
     from nnsurgeon.runtime.data import DataSource
-    from nnsurgeon.runtime.sensitivity import Evaluator, Switches, added_functions, find_quantizers, sweep
+    from nnsurgeon.runtime.sensitivity import Evaluator, Variants, added_functions, find_quantizers, sweep
 
     model = nnsurgeon.load(digits.plain)
     q = model.copy()
@@ -164,7 +164,7 @@ def test_narrow_range_ranks_first(digits):
     damaged = found[1]  # the ReLU's: range [0, 0.01] instead of [0, ~10]
     fn = q.view("Runtime").functions[damaged.name]
     q.parameters[fn.input[2]] = Parameter(np.full((1, 1), 0.01, np.float32), False)
-    ev = Evaluator(Switches(q, "Runtime", found), DataSource(digits.test, {"x": (64,)}), 50, progress=False)
+    ev = Evaluator(Variants(q, "Runtime", found), DataSource(digits.test, {"x": (64,)}), 50, progress=False)
     report = sweep(ev, [f.name for f in found])
     assert report["quantizers"][0]["quantizer"] == damaged.name
     assert ev.passes == 4

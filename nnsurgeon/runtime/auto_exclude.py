@@ -2,8 +2,8 @@
 the quantized network meets its target (``min-sqnr`` in dB and/or ``max-accuracy-drop`` in percentage points,
 measured against the float network on ``eval-input``, default the calibration data).
 
-Called by the quantize pass between calibration and rewrite, with the calibrated changes. One switchable
-model (:mod:`nnsurgeon.runtime.sensitivity`) serves every measurement: all quantizers on, then each alone (the
+Called by the quantize pass between calibration and rewrite, with the calibrated changes. The variants of
+:mod:`nnsurgeon.runtime.sensitivity` serve every measurement: all quantizers on, then each alone (the
 ranking, one sweep of N+2 passes over the data: float, all, each alone; by accuracy drop when the target is
 one, else by SQNR), then one measurement (2 passes: float and trial) per quantizer kept, greedily in
 ranking order, stopping as soon as the target holds. The ranking is fixed after the first sweep: keeping a
@@ -17,7 +17,7 @@ from typing import Dict, List
 from ..errors import OptionError, opt
 from .data import DataSource
 from .labels import load_labels
-from .sensitivity import Evaluator, Switches, added_functions, badness, find_quantizers, meets
+from .sensitivity import Evaluator, Variants, added_functions, badness, find_quantizers, meets
 
 
 def _text(m: Dict) -> str:
@@ -51,11 +51,11 @@ def auto_exclude(p, model, matched: Dict, opts, ctx) -> None:
         fallback = quantized(dataclasses.replace(opts, bits=opts.fallback_bits, ql_min=None, ql_max=None))
     quantizers = find_quantizers(scratch, network, added_functions(model, scratch, network))
     by_output = {c.record["output"]: c for c in changes}
-    switches = Switches(scratch, network, quantizers, fallback)
+    variants = Variants(scratch, network, quantizers, fallback)
     data = opts.eval_input or opts.calibrate
     labels, key = load_labels(opts.labels, data) if opts.labels else (None, None)
-    source = DataSource(data, switches.model.view(network).input_shapes(), ignore=(key,) if key else ())
-    evaluator = Evaluator(switches, source, opts.batch_size, labels, opts.context, ctx.progress)
+    source = DataSource(data, variants.base.view(network).input_shapes(), ignore=(key,) if key else ())
+    evaluator = Evaluator(variants, source, opts.batch_size, labels, opts.context, ctx.progress)
     names = [q.name for q in quantizers]
     state = {n: "on" for n in names}
     results = evaluator.run([dict(state)] + [{n: "on"} for n in names], "auto-exclude: ranking")

@@ -143,7 +143,7 @@ def compare_models(a, b, data: Optional[str] = None, random: bool = False, seed:
     seen = 0
     for batch in batches:
         va, vb = run_a.run(batch), run_b.run(batch)
-        n = len(next(iter(batch.values())))
+        n = len(next(iter(batch.values()))) if batch else 0  # no batch: a network without data input
         part = None if label_array is None else label_array[seen:seen + n]
         for w in watch:
             stats[w].update(va[w], vb[w], atol, rtol, labels=part if w in outputs else None)

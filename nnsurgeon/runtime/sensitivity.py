@@ -1,13 +1,16 @@
 """sensitivity: which quantizer costs the most accuracy.
 
-A quantized model is turned once into a *switchable* copy: every quantizer the quantize step added (a
-MinMaxQuantize, or a QuantizeLinear -> DequantizeLinear pair) keeps its functions, and its output ``y`` is
-written by ``y = on * q(x) + off * x`` (+ ``fb * q_fallback(x)`` when a fallback precision is given), where
-``on``/``off``/``fb`` are 0/1 parameters of shape (1, ..., 1). With 0/1 weights the mix is exact in floating
-point (``1*q + 0*x == q``), so a trial gives bit for bit what a model with exactly those quantizers gives.
-Switching a quantizer is writing two scalars into the live graph: the graph is built once (per batch size)
-and never rebuilt, and the data is read once: for each batch the float reference runs first (every switch
-off), then every trial, so a sweep over N quantizers is N+1 forward passes over the evaluation set.
+The quantize step runs once (one calibration); then each trial is a *variant* of the quantized model: every
+quantizer it added (a MinMaxQuantize, or a QuantizeLinear -> DequantizeLinear pair) is on, off (an Identity
+from its input to its output: float) or at a fallback precision. A variant is a real model, so a trial's
+numbers are exactly those of the model it stands for. Variants share one parameter scope (no copy of the
+weights); each builds its live graph once, and the data is read once: for each batch the float reference runs
+first, then every trial, so a sweep over N quantizers is N+1 forward passes over the evaluation set.
+
+Why a graph per trial rather than one graph with 0/1 switches (``y = on*q(x) + off*x``, exact too): a
+switched-off quantizer is still computed, and NNabla's MinMaxQuantize costs several times the layer it
+follows on CPU, so every pass of a one-graph sweep costs a fully quantized forward (measured 5x slower on
+the residual example; see bench/README.md), while a variant with one quantizer costs about a float forward.
 
 Metrics per trial, against the float model's outputs on the same batch (worst over the network's outputs):
 output SQNR in dB (``10 log10(sum ref^2 / sum (ref - q)^2)``, None when identical), cosine similarity, top-1
@@ -80,10 +83,12 @@ def random_functions(model, network: str) -> List[str]:
             if "seed" in ((info.get(f.type) or {}).get("arguments") or {})]
 
 
-class Switches:
-    """A copy of ``model`` whose ``quantizers`` can each be switched on, off (float) or, when ``fallback`` (a
-    model quantized the same way at another precision) is given, to its fallback quantizer; see the module
-    doc. ``set(states)`` writes the switches into the live graph; nothing is rebuilt."""
+class Variants:
+    """The quantized ``model`` in whatever setting a trial asks for: each of ``quantizers`` on, off (float: an
+    Identity from its input to its output) or, when ``fallback`` (the model quantized the same way at another
+    precision) is given, at its fallback (``fallback``'s copy of it). A variant is a real model, so a trial's
+    numbers are those of the model it stands for. Every variant reads one shared parameter scope: a variant
+    costs a graph build, not a copy of the weights."""
 
     def __init__(self, model, network: str, quantizers: Sequence[Quantizer], fallback=None):
         randoms = random_functions(model, network)
@@ -92,96 +97,78 @@ class Switches:
                              f"({', '.join(randoms[:3])}{', ...' if len(randoms) > 3 else ''}): every trial would "
                              "measure that noise; remove them first (nnsurgeon apply recipes/strip-training.yaml "
                              "MODEL -o deploy.nnp)")
-        self.model = model.copy()
+        self.base = model.copy()
         self.network = network
         self.quantizers = list(quantizers)
         self.names = [q.name for q in self.quantizers]
-        net = self.model.view(network)
-        taken = net.taken_names() | set(self.model.parameters)
+        net = self.base.view(network)
+        taken = net.taken_names() | set(self.base.parameters)
+        self._fallback = {q.name: _graft(self.base, fallback, q, taken) for q in self.quantizers} \
+            if fallback is not None else {}
+        self._taken = taken
+        from ..graph.live import parameter_scope
+
+        parameter_scope(self.base)
+
+    def model_for(self, states: Dict[str, str]):
+        """A copy of the model with each quantizer as ``states`` says ("on", "off", "fallback"; not named:
+        off)."""
+        from ..graph.live import share_parameter_scope
+
+        m = self.base.copy()
+        share_parameter_scope(self.base, m)
+        net = m.view(self.network)
         placements: Dict[str, list] = {}
-        self.params: Dict[str, Dict[str, str]] = {}
+        remove: Set[str] = set()
+        taken = set(self._taken)
         for q in self.quantizers:
-            last = net.functions[q.functions[-1]]
-            shape = list(net.variables[q.output].shape.dim)
-            ones = [1] * len(shape)
-            branches = [("on", net.add_variable(f"{q.output}/quantized", shape, taken=taken)), ("off", q.input)]
-            net.rename_output(last, 0, branches[0][1])
-            new = []
-            if fallback is not None:
-                fb_out, fb_functions = _graft(self.model, net, fallback, q, taken)
-                branches.append(("fallback", fb_out))
-                new.extend(fb_functions)
-            self.params[q.name] = {}
-            terms = []
-            for key, source in branches:
-                pname = unique_name(f"{q.name}/switch/{key}", taken)
-                net.add_variable(pname, ones, kind="Parameter", taken=set())
-                self.model.parameters[pname] = Parameter(np.full(ones, 1.0 if key == "on" else 0.0, np.float32),
-                                                         need_grad=False)
-                self.params[q.name][key] = pname
-                term = net.add_variable(f"{q.output}/switch/{key}", shape, taken=taken)
-                new.append(make_function(unique_name(f"{q.name}/switch/mul_{key}", taken), "Mul2",
-                                         [source, pname], [term]))
-                terms.append(term)
-            total = terms[0]
-            for i, term in enumerate(terms[1:], 1):
-                out = q.output if i == len(terms) - 1 else net.add_variable(f"{q.output}/switch/sum", shape,
-                                                                             taken=taken)
-                new.append(make_function(unique_name(f"{q.name}/switch/add", taken), "Add2", [total, term], [out]))
-                total = out
-            placements[last.name] = new
-        net.insert_functions(placements)
-        self.model.invalidate_views()
-        self._scope = None
-        self._state: Dict[str, str] = {n: "on" for n in self.names}
-
-    def bind(self, scope) -> None:
-        """Use the live parameters of ``scope`` (the parameter scope the live graphs read)."""
-        from .._nnabla import nnabla_quiet
-
-        nn = nnabla_quiet()
-        with nn.parameter_scope("", scope):
-            live = nn.get_parameters(grad_only=False)
-        self._scope = {p: live[p] for names in self.params.values() for p in names.values()}
-        for name, state in self._state.items():
-            for key, pname in self.params[name].items():
-                self._scope[pname].d = 1.0 if key == state else 0.0
-
-    def set(self, states: Dict[str, str]) -> None:
-        """``states``: quantizer name -> "on", "off" or "fallback" (quantizers not named: off)."""
-        for name in self.names:
-            want = states.get(name, "off")
-            if self._state.get(name) == want:
+            state = states.get(q.name, "off")
+            if state == "on":
                 continue
-            for key, pname in self.params[name].items():
-                self._scope[pname].d = 1.0 if key == want else 0.0
-            self._state[name] = want
+            remove.update(q.functions)
+            if state == "fallback":
+                functions, declared = self._fallback[q.name]
+                for name, shape, kind in declared:
+                    net.add_variable(name, shape, kind=kind, taken=set())
+                new = []
+                for f in functions:
+                    c = type(f)()
+                    c.CopyFrom(f)
+                    new.append(c)
+                new[-1].output[0] = q.output
+            else:
+                new = [make_function(unique_name(f"{q.name}/bypass", taken), "Identity", [q.input], [q.output])]
+            placements[q.functions[-1]] = new
+        net.insert_functions(placements)
+        net.remove_functions(remove)
+        m.invalidate_views()
+        return m
 
 
-def _graft(model, net, fallback, q: Quantizer, taken: Set[str]) -> Tuple[str, list]:
-    """Copies of ``q``'s functions as ``fallback`` has them (same names there, other levels), reading the
-    same input, with their parameters copied under new names; returns (output variable, functions)."""
+def _graft(model, fallback, q: Quantizer, taken: Set[str]) -> Tuple[list, list]:
+    """Copies of ``q``'s functions as ``fallback`` has them (same names there, other levels) reading the same
+    input, their parameters added to ``model`` under new names. Returns (functions, variable declarations
+    (name, shape, kind) they need, except the last output, which takes the quantizer's output name)."""
     fnet = fallback.view(q.network)
     renamed = {q.input: q.input}
-    functions = []
-    out = None
-    for fname in q.functions:
+    functions, declared = [], []
+    for k, fname in enumerate(q.functions):
         f = fnet.functions[fname]
         inputs = []
         for name in f.input:
             if name not in renamed:
                 v = fnet.variables[name]
-                new = net.add_variable(f"{name}_fallback", list(v.shape.dim), kind=v.type, taken=taken)
+                renamed[name] = unique_name(f"{name}_fallback", taken)
+                declared.append((renamed[name], list(v.shape.dim), v.type))
                 if v.type == "Parameter":
-                    src = fallback.parameters[name]
-                    model.parameters[new] = Parameter(src.data, False)
-                renamed[name] = new
+                    model.parameters[renamed[name]] = Parameter(fallback.parameters[name].data, False)
             inputs.append(renamed[name])
         outputs = []
         for name in f.output:
-            v = fnet.variables[name]
-            renamed[name] = out = net.add_variable(f"{name}_fallback", list(v.shape.dim), taken=taken)
-            outputs.append(out)
+            renamed[name] = unique_name(f"{name}_fallback", taken)
+            if k < len(q.functions) - 1:
+                declared.append((renamed[name], list(fnet.variables[name].shape.dim), "Buffer"))
+            outputs.append(renamed[name])
         copy = type(f)()
         copy.CopyFrom(f)
         copy.name = unique_name(f"{fname}_fallback", taken)
@@ -190,12 +177,12 @@ def _graft(model, net, fallback, q: Quantizer, taken: Set[str]) -> Tuple[str, li
         del copy.output[:]
         copy.output.extend(outputs)
         functions.append(copy)
-    return out, functions
+    return functions, declared
 
 
 @dataclass
 class Trial:
-    """One setting of the switches, with the statistics of each network output against the float model."""
+    """One setting of the quantizers, with the statistics of each network output against the float model."""
 
     states: Dict[str, str]
     stats: Dict[str, Diff] = field(default_factory=dict)
@@ -215,51 +202,56 @@ class Trial:
 
 
 class Evaluator:
-    """Runs trials of a :class:`Switches` model over an evaluation set: per batch the float reference once,
-    then every trial (see the module doc). ``labels``: class indices (N,) or None."""
+    """Runs trials (settings of a :class:`Variants`) over an evaluation set: per batch the float reference
+    once, then every trial (see the module doc). ``labels``: class indices (N,) or None. The last, smaller
+    batch is padded to ``batch_size`` (padding rows are dropped), so each trial builds one graph."""
 
-    def __init__(self, switches: Switches, source, batch_size: int, labels: Optional[np.ndarray] = None,
+    def __init__(self, variants: Variants, source, batch_size: int, labels: Optional[np.ndarray] = None,
                  context: str = "cpu", progress: bool = True):
-        from ..graph.live import parameter_scope
         from .runner import Runner
 
-        self.switches = switches
+        self.variants = variants
         self.source = source
         self.batch_size = batch_size
         self.labels = labels
+        self.context = context
         self.progress = progress
-        self.runner = Runner(switches.model, switches.network, context=context)
-        self.outputs = list(self.runner.output_names)
-        self.runner.watch = self.outputs
-        switches.bind(parameter_scope(switches.model))
+        self.reference = Runner(variants.model_for({}), variants.network, context=context)
+        self.outputs = list(self.reference.output_names)
+        self.reference.watch = self.outputs
         if labels is not None and len(labels) != source.count:
             raise DataError(f"the labels hold {len(labels)} labels but {source.path} holds {source.count} samples; "
                             "give one label per sample")
         self.float_accuracy: Dict[str, float] = {}
         self.passes = 0  # forward passes over the whole evaluation set
 
-    def run(self, trials: List[Dict[str, str]], desc: str = "sensitivity") -> List[Trial]:
+    def run(self, trials: List[Dict[str, str]], desc: str = "sensitivity") -> List["Trial"]:
+        from .runner import Runner
+
+        runners = [Runner(self.variants.model_for(t), self.variants.network, watch=self.outputs,
+                          context=self.context) for t in trials]
         out = [Trial(t, {o: Diff() for o in self.outputs}) for t in trials]
         correct: Dict[str, int] = {o: 0 for o in self.outputs}
         seen = 0
         total = -(-self.source.count // self.batch_size)
         for batch in progress_bar(self.source.batches(self.batch_size), total, desc, self.progress):
-            n = len(next(iter(batch.values())))
-            labels = None if self.labels is None else self.labels[seen:seen + n]
-            self.switches.set({})
-            ref = self.runner.run(batch)
+            n = len(next(iter(batch.values()))) if batch else None  # None: a network without data input
+            if n is not None and n < self.batch_size:
+                batch = {k: np.concatenate([v, np.zeros((self.batch_size - n,) + v.shape[1:], v.dtype)])
+                         for k, v in batch.items()}
+            labels = None if self.labels is None or n is None else self.labels[seen:seen + n]
+            ref = {k: v[:n] for k, v in self.reference.run(batch).items()}
             for o in self.outputs:
                 if labels is not None and ref[o].ndim == 2 and ref[o].shape[1] > 1:
                     correct[o] += int((ref[o].argmax(1) == labels).sum())
-            for trial in out:
-                self.switches.set(trial.states)
-                values = self.runner.run(batch, copy=False)
+            for trial, runner in zip(out, runners):
+                values = runner.run(batch, copy=False)
                 for o in self.outputs:
-                    trial.stats[o].update(ref[o], values[o], None, None, labels=labels)
-            seen += n
+                    trial.stats[o].update(ref[o], values[o][:n], None, None, labels=labels)
+            seen += n or 0
         self.passes += 1 + len(trials)
         if self.labels is not None:
-            self.float_accuracy = {o: correct[o] / seen for o in self.outputs
+            self.float_accuracy = {o: correct[o] / max(seen, 1) for o in self.outputs
                                    if out and out[0].stats[o].correct_n}
         return out
 
@@ -272,7 +264,7 @@ def sweep(evaluator: Evaluator, names: Sequence[str], cumulative: bool = False) 
     results = evaluator.run(trials)
     fa = evaluator.float_accuracy
     rows = []
-    by_name = {q.name: q for q in evaluator.switches.quantizers}
+    by_name = {q.name: q for q in evaluator.variants.quantizers}
     for i, n in enumerate(names):
         q = by_name[n]
         row = {"quantizer": n, "after": q.after, "input": q.input, "type": q.type}
@@ -281,7 +273,7 @@ def sweep(evaluator: Evaluator, names: Sequence[str], cumulative: bool = False) 
             row["without"] = results[len(names) + i].metrics(fa)
         rows.append(row)
     rows.sort(key=badness)
-    report = {"network": evaluator.switches.network, "outputs": evaluator.outputs,
+    report = {"network": evaluator.variants.network, "outputs": evaluator.outputs,
               "samples": evaluator.source.count, "quantizers": rows}
     if cumulative:
         report["all"] = results[-1].metrics(fa)
