@@ -100,6 +100,13 @@ class Quantize(Pass):
 
             auto_exclude(self, model, matched, opts, ctx)
 
+    def set_bits(self, change: Change, bits, opts) -> None:
+        """Give one change its own precision (``None``: the step's); auto-exclude's fallback uses it."""
+        if bits is None:
+            change.record.pop("bits", None)
+        else:
+            change.record["bits"] = bits
+
     def rewrite(self, model, net: Network, changes: List[Change], opts) -> None:
         lo, hi = levels(opts.bits, opts.signed, opts.ql_min, opts.ql_max)
         taken = net.taken_names() | set(model.parameters)

@@ -11,7 +11,6 @@ quantizer at float does not always raise the SQNR (quantization errors of differ
 cancel), which the notes show. Kept quantizers are dropped from the changes (float) or marked
 with their bits (fallback); the notes say what was kept and why.
 """
-import dataclasses
 from typing import Dict, List
 
 from ..errors import OptionError, opt
@@ -47,10 +46,15 @@ def auto_exclude(p, model, matched: Dict, opts, ctx) -> None:
 
     scratch = quantized(opts)
     fallback = None
-    if opts.fallback_bits is not None:
-        fallback = quantized(dataclasses.replace(opts, bits=opts.fallback_bits, ql_min=None, ql_max=None))
+    if opts.fallback_bits is not None:  # the same quantizers, every one at the fallback precision
+        before = [c.record.get("bits") for c in changes]
+        for c in changes:
+            p.set_bits(c, opts.fallback_bits, opts)
+        fallback = quantized(opts)
+        for c, bits in zip(changes, before):
+            p.set_bits(c, bits, opts)
     quantizers = find_quantizers(scratch, network, added_functions(model, scratch, network))
-    by_output = {c.record["output"]: c for c in changes}
+    by_output = {c.record["output"]: c for c in changes}  # a weight's record names the weight: its input
     variants = Variants(scratch, network, quantizers, fallback)
     data = opts.eval_input or opts.calibrate
     labels, key = load_labels(opts.labels, data) if opts.labels else (None, None)
@@ -78,7 +82,7 @@ def auto_exclude(p, model, matched: Dict, opts, ctx) -> None:
         current = evaluator.run([dict(state)], "auto-exclude")[0].metrics(fa)
         q = next(q for q in quantizers if q.name == n)
         reason = f"alone it gives {_text(alone[n])}; with it at {where}: {_text(current)}"
-        change = by_output.get(q.output)
+        change = by_output.get(q.output) or by_output.get(q.input)
         ctx.notes.append(f"auto-exclude: kept {change.record['after'] if change else q.after} at {where} ({reason})")
         if change is not None:
             change.record["auto_exclude"] = reason
@@ -88,11 +92,12 @@ def auto_exclude(p, model, matched: Dict, opts, ctx) -> None:
     ctx.notes.append(f"auto-exclude: target {target} {'met' if met else 'NOT met'} with {len(kept)} of "
                      f"{len(names)} quantizer(s) at {where} ({_text(current)}); {evaluator.passes} forward "
                      "pass(es) over the evaluation data")
-    outputs = {next(q.output for q in quantizers if q.name == n) for n in kept}
+    chosen = {id(c) for q in quantizers if q.name in kept
+              for c in [by_output.get(q.output) or by_output.get(q.input)] if c is not None}
     if fallback is None:
-        changes[:] = [c for c in changes if c.record["output"] not in outputs]
+        changes[:] = [c for c in changes if id(c) not in chosen]
     else:
         for c in changes:
-            if c.record["output"] in outputs:
-                c.record["bits"] = opts.fallback_bits
+            if id(c) in chosen:
+                p.set_bits(c, opts.fallback_bits, opts)
 
