@@ -5,7 +5,9 @@ quantizer it added (a MinMaxQuantize, or a QuantizeLinear -> DequantizeLinear pa
 from its input to its output: float) or at a fallback precision. A variant is a real model, so a trial's
 numbers are exactly those of the model it stands for. Variants share one parameter scope (no copy of the
 weights); each builds its live graph once, and the data is read once: for each batch the float reference runs
-first, then every trial, so a sweep over N quantizers is N+1 forward passes over the evaluation set.
+first, then every trial, so a sweep over N quantizers is N+1 forward passes over the evaluation set. A trial
+runs only the functions from its quantizers on: what they read from upstream is the float model's value,
+taken from the reference run of the same batch (so a quantizer near the output costs a few functions).
 
 Why a graph per trial rather than one graph with 0/1 switches (``y = on*q(x) + off*x``, exact too): a
 switched-off quantizer is still computed, and NNabla's MinMaxQuantize costs several times the layer it
@@ -110,9 +112,10 @@ class Variants:
 
         parameter_scope(self.base)
 
-    def model_for(self, states: Dict[str, str]):
+    def model_for(self, states: Dict[str, str], downstream_only: bool = False):
         """A copy of the model with each quantizer as ``states`` says ("on", "off", "fallback"; not named:
-        off)."""
+        off). With ``downstream_only``, only the functions from the active quantizers on are kept: the
+        values they read from upstream (identical to the float model's) become the network's inputs."""
         from ..graph.live import share_parameter_scope
 
         m = self.base.copy()
@@ -121,9 +124,11 @@ class Variants:
         placements: Dict[str, list] = {}
         remove: Set[str] = set()
         taken = set(self._taken)
+        active: Set[str] = set()
         for q in self.quantizers:
             state = states.get(q.name, "off")
             if state == "on":
+                active.update(q.functions)
                 continue
             remove.update(q.functions)
             if state == "fallback":
@@ -136,11 +141,21 @@ class Variants:
                     c.CopyFrom(f)
                     new.append(c)
                 new[-1].output[0] = q.output
+                active.update(f.name for f in new)
             else:
                 new = [make_function(unique_name(f"{q.name}/bypass", taken), "Identity", [q.input], [q.output])]
             placements[q.functions[-1]] = new
         net.insert_functions(placements)
         net.remove_functions(remove)
+        if downstream_only:
+            reached: Set[str] = set()
+            keep: Set[str] = set()
+            for f in net.topological():
+                if f.name in active or any(x in reached for x in f.input):
+                    keep.add(f.name)
+                    reached.update(f.output)
+            net.remove_functions(set(net.functions) - keep)
+            net.prune_variables()
         m.invalidate_views()
         return m
 
@@ -218,7 +233,6 @@ class Evaluator:
         self.progress = progress
         self.reference = Runner(variants.model_for({}), variants.network, context=context)
         self.outputs = list(self.reference.output_names)
-        self.reference.watch = self.outputs
         if labels is not None and len(labels) != source.count:
             raise DataError(f"the labels hold {len(labels)} labels but {source.path} holds {source.count} samples; "
                             "give one label per sample")
@@ -228,8 +242,14 @@ class Evaluator:
     def run(self, trials: List[Dict[str, str]], desc: str = "sensitivity") -> List["Trial"]:
         from .runner import Runner
 
-        runners = [Runner(self.variants.model_for(t), self.variants.network, watch=self.outputs,
-                          context=self.context) for t in trials]
+        runners, feeds = [], []
+        for t in trials:  # each trial computes only what its quantizers change; the rest comes from the reference
+            model = self.variants.model_for(t, downstream_only=True)
+            view = model.view(self.variants.network)
+            feeds.append(list(view.inputs))
+            runners.append(Runner(model, self.variants.network, context=self.context,
+                                  watch=[o for o in self.outputs if view.producer(o) is not None]))
+        self.reference.set_watch(list(dict.fromkeys(self.outputs + [v for f in feeds for v in f])))
         out = [Trial(t, {o: Diff() for o in self.outputs}) for t in trials]
         correct: Dict[str, int] = {o: 0 for o in self.outputs}
         seen = 0
@@ -240,14 +260,15 @@ class Evaluator:
                 batch = {k: np.concatenate([v, np.zeros((self.batch_size - n,) + v.shape[1:], v.dtype)])
                          for k, v in batch.items()}
             labels = None if self.labels is None or n is None else self.labels[seen:seen + n]
-            ref = {k: v[:n] for k, v in self.reference.run(batch).items()}
+            values = self.reference.run(batch)
+            ref = {o: values[o][:n] for o in self.outputs}
             for o in self.outputs:
                 if labels is not None and ref[o].ndim == 2 and ref[o].shape[1] > 1:
                     correct[o] += int((ref[o].argmax(1) == labels).sum())
-            for trial, runner in zip(out, runners):
-                values = runner.run(batch, copy=False)
+            for trial, runner, feed in zip(out, runners, feeds):
+                got = runner.run({k: values[k] for k in feed}, copy=False) if runner.watch else {}
                 for o in self.outputs:
-                    trial.stats[o].update(ref[o], values[o][:n], None, None, labels=labels)
+                    trial.stats[o].update(ref[o], got[o][:n] if o in got else ref[o], None, None, labels=labels)
             seen += n or 0
         self.passes += 1 + len(trials)
         if self.labels is not None:
