@@ -3,8 +3,6 @@ NNabla (scikit-learn's digits, no downloads). Every number is checked against pl
 separately quantized models and numpy."""
 import json
 import os
-import shlex
-import shutil
 from collections import OrderedDict
 
 import numpy as np
@@ -312,26 +310,3 @@ def test_recipe_expect_compare_with_labels(digits, tmp_path):
     r = run("apply", recipe, digits.plain, "-o", out)
     assert r.exit_code == 1 and not out.exists()
     assert "accuracy drop" in r.stdout and "SQNR" in r.stdout
-
-
-def test_readme_quantization_workflow_runs(tmp_path, monkeypatch):
-    """The README's 'Accuracy, sensitivity, auto-exclude' commands, as written, in a folder holding the
-    classifier example as model.nnp, calib.npz and labels.npy (the float model's own predictions here)."""
-    import nnsurgeon
-
-    text = open(os.path.join(ROOT, "README.md")).read()
-    block = text.split("### Accuracy, sensitivity and auto-exclude", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
-    monkeypatch.chdir(tmp_path)
-    assert run("example", "classifier", "-o", "model.nnp").exit_code == 0
-    shutil.copytree(os.path.join(ROOT, "recipes"), "recipes")
-    x = np.random.RandomState(0).rand(256, 1, 8, 8).astype(np.float32)
-    np.savez("calib.npz", x=x)
-    assert run("apply", "recipes/strip-training.yaml", "model.nnp", "-o", tmp_path / "labeller.nnp").exit_code == 0
-    y = nnsurgeon.extract(str(tmp_path / "labeller.nnp"), x, layers=["@Runtime/Affine_1"])["@Runtime/Affine_1"]
-    np.save("labels.npy", y.argmax(1))
-    commands = [shlex.split(line.split("#")[0]) for line in block.splitlines() if line.strip()]
-    assert len(commands) >= 6 and all(c[0] == "nnsurgeon" for c in commands)
-    for c in commands:
-        r = run(*c[1:])
-        assert r.exit_code == 0, (c, r.stdout, r.stderr)
-    assert {"sensitivity", "compare", "quantize"} <= {c[1] for c in commands}

@@ -107,7 +107,7 @@ def compare_models(a, b, data: Optional[str] = None, random: bool = False, seed:
         raise OptionError(f"{opt('max-accuracy-drop')} needs {opt('labels')} (class indices of the input samples)")
     name_a = a.network(network).name
     if name_a not in b.network_names:
-        raise DataError(f"{b.source}: has no network '{name_a}' (it has {', '.join(b.network_names)}); use --network")
+        raise DataError(f"{b.source}: has no network '{name_a}' (it has {', '.join(b.network_names)}); use {opt('network')}")
 
     na, nb = a.view(name_a), b.view(name_a)
     shapes_a, shapes_b = na.input_shapes(), nb.input_shapes()

@@ -7,7 +7,7 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..errors import DataError
+from ..errors import DataError, opt
 
 Batch = Dict[str, np.ndarray]
 
@@ -210,7 +210,7 @@ def open_source(data: Optional[str], shapes: Dict[str, Tuple[int, ...]], random:
     from .images import ImageSource, is_image_input
 
     if data is None:
-        raise DataError("give --input DATA or --random")
+        raise DataError(f"give {opt('input', 'DATA')} or {opt('random', 'true')}")
     if os.path.exists(data) and is_image_input(data):
         return ImageSource(data, shapes, size, scale, mean, std)
     return DataSource(data, shapes, ignore=ignore)
