@@ -310,3 +310,18 @@ def test_recipe_expect_compare_with_labels(digits, tmp_path):
     r = run("apply", recipe, digits.plain, "-o", out)
     assert r.exit_code == 1 and not out.exists()
     assert "accuracy drop" in r.stdout and "SQNR" in r.stdout
+
+
+def test_python_api_leaves_the_model_alone(digits):
+    import nnsurgeon
+    from nnsurgeon.errors import OptionError
+
+    model = nnsurgeon.load(digits.plain)
+    before = [f.type for f in model.network("Runtime").function]
+    report = nnsurgeon.sensitivity(model, after=["Affine"], calibrate=digits.calib, data=digits.test)
+    assert [r["after"] for r in sorted(report["quantizers"], key=lambda r: r["after"])] == \
+        ["@Runtime/Affine", "@Runtime/Affine_1"]
+    assert report["forward_passes"] == 3 and report["samples"] == len(digits.x)
+    assert [f.type for f in model.network("Runtime").function] == before
+    with pytest.raises(OptionError, match="auto_exclude and its options belong to quantize"):
+        nnsurgeon.sensitivity(model, after=["Affine"], calibrate=digits.calib, auto_exclude=True, min_sqnr=1)
