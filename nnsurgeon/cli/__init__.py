@@ -21,6 +21,8 @@ COMMANDS = {  # name -> (module, function): loaded on use, so --help never impor
     "sensitivity": ("nnsurgeon.cli.sensitivity_cmd", "sensitivity"),
     "extract": ("nnsurgeon.cli.activation_cmds", "extract"),
     "featuremaps": ("nnsurgeon.cli.activation_cmds", "featuremaps"),
+    "report": ("nnsurgeon.cli.report_cmds", "report"),
+    "draw": ("nnsurgeon.cli.report_cmds", "draw"),
     "apply": ("nnsurgeon.cli.recipe_cmds", "apply"),
     "check": ("nnsurgeon.cli.recipe_cmds", "check"),
 }
@@ -42,17 +44,14 @@ class Group(click.Group):
 
     def invoke(self, ctx):
         from ..errors import dialect
-        from ..interrupt import install, interrupted
+        from ..interrupt import install, interrupted, restore
 
-        install()
+        previous = install()
         try:
             with dialect("cli"):
                 result = super().invoke(ctx)
             if interrupted():  # an interrupt Python swallowed somewhere: still stop with 130
                 raise KeyboardInterrupt
-            import signal
-
-            signal.signal(signal.SIGINT, signal.SIG_IGN)  # the work is done: a late Ctrl-C must not undo the exit
             return result
         except NnsurgeonError as e:
             click.echo(f"Error: {e}", err=True)
@@ -67,7 +66,7 @@ class Group(click.Group):
             import signal
 
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # more Ctrl-C while exiting must not break the exit
-            click.echo("Error: interrupted; nothing was written", err=True)
+            click.echo(interrupted_message(), err=True)
             ctx.exit(130)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
@@ -81,6 +80,8 @@ class Group(click.Group):
             click.echo(f"Error: internal error ({type(e).__name__}: {e}); rerun with -v for the traceback "
                        "and report it", err=True)
             ctx.exit(3)
+        finally:
+            restore(previous)
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -100,6 +101,14 @@ def cli(ctx, verbose):
         set_verbose(True)
 
 
+def interrupted_message() -> str:
+    from ..model.output import committed
+
+    if committed:
+        return f"Error: interrupted after {', '.join(committed)} had been written whole; nothing else was written"
+    return "Error: interrupted; nothing was written"
+
+
 def main(argv=None):
     """Console entry point: Ctrl-C at any point (also while the options are parsed) exits 130."""
     from ..interrupt import install, interrupted
@@ -107,8 +116,11 @@ def main(argv=None):
     install()
     try:
         code = cli.main(args=argv, prog_name="nnsurgeon", standalone_mode=False)
+        import signal
+
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the work is done: a late Ctrl-C must not undo the exit
     except (click.exceptions.Abort, KeyboardInterrupt):
-        click.echo("Error: interrupted; nothing was written", err=True)
+        click.echo(interrupted_message(), err=True)
         code = 130
     except click.ClickException as e:
         e.show()

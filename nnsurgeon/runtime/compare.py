@@ -50,10 +50,9 @@ class Diff:
             self.violations += int((d > atol + (rtol or 0.0) * np.abs(a64)).sum())
 
     def sqnr_db(self) -> Optional[float]:
-        if self.err2 == 0:
+        """None when B equals A (no noise) or A is all zeros (no signal)."""
+        if self.err2 == 0 or self.na == 0:
             return None
-        if self.na == 0:
-            return -math.inf
         return 10.0 * math.log10(self.na / self.err2)
 
     def report(self, kind, name, atol) -> Dict:
