@@ -112,3 +112,13 @@ def select(model, selector: Selector, allow_empty: bool = False) -> Dict[str, Tu
             f"no function matches {selector.describe()} in {where}; types present: {', '.join(sorted(present))}. "
             f"See 'nnsurgeon list-layers {model.source}', or add {opt('allow-empty', 'true')}")
     return result
+
+
+def data_inputs(net: Network, function) -> List[str]:
+    """The inputs of ``function`` that carry data (not parameters), in order, each once: what a step that
+    works on a function's inputs (quantize's ``before``) selects once the function itself is selected."""
+    out: List[str] = []
+    for name in function.input:
+        if not net.is_parameter(name) and name not in out:
+            out.append(name)
+    return out

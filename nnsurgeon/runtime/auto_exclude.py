@@ -38,19 +38,13 @@ def auto_exclude(p, model, matched: Dict, opts, ctx) -> None:
     network = nets[0]
     changes = matched[network][1]
 
-    def quantized(step_opts):
-        m = model.copy()
-        p.rewrite(m, m.view(network), changes, step_opts)
-        m.invalidate_views()
-        return m
-
-    scratch = quantized(opts)
+    scratch = p.rewritten_copy(model, network, changes, opts)
     fallback = None
     if opts.fallback_bits is not None:  # the same quantizers, every one at the fallback precision
         before = [c.record.get("bits") for c in changes]
         for c in changes:
             p.set_bits(c, opts.fallback_bits, opts)
-        fallback = quantized(opts)
+        fallback = p.rewritten_copy(model, network, changes, opts)
         for c, bits in zip(changes, before):
             p.set_bits(c, bits, opts)
     quantizers = find_quantizers(scratch, network, added_functions(model, scratch, network))
