@@ -325,3 +325,18 @@ def test_python_api_leaves_the_model_alone(digits):
     assert [f.type for f in model.network("Runtime").function] == before
     with pytest.raises(OptionError, match="auto_exclude and its options belong to quantize"):
         nnsurgeon.sensitivity(model, after=["Affine"], calibrate=digits.calib, auto_exclude=True, min_sqnr=1)
+
+
+def test_qdq_and_weight_quantizers_are_measured_exactly(digits, tmp_path):
+    """QuantizeLinear -> DequantizeLinear pairs and weight quantizers are quantizers too: 'all' equals the
+    model quantize writes with the same options, run by plain NnpLoader."""
+    common = ["--after", "ReLU,Affine", "--weights", "8", "--quant-format", "qdq", "--symmetric",
+              "--calibrate", digits.calib]
+    r = run("sensitivity", digits.plain, *common, "--input", digits.test, "--cumulative", "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    report = json.loads(r.stdout)
+    assert sorted(q["type"] for q in report["quantizers"]) == ["QuantizeLinear+DequantizeLinear"] * 5
+    assert {"fc1/affine/W", "fc2/affine/W"} <= {q["after"] for q in report["quantizers"]}
+    path, _ = quantized(digits.plain, tmp_path, "qdq", *common)
+    assert report["all"]["sqnr_db"] == pytest.approx(sqnr(outputs(digits.plain, digits.x), outputs(path, digits.x)),
+                                                     rel=1e-4)
