@@ -118,12 +118,15 @@ def accuracy_rows(name, path, calib, test, labels, after):
     rows = []
     float_model = nnsurgeon.load(path)
     for bits in (8, 4):
-        for method in ("minmax", "ema", "percentile"):
-            q = float_model.copy()
-            nnsurgeon.quantize(q, after=after, bits=bits, calibrate=calib, method=method, batch_size=64)
-            r = compare_models(float_model, q, data=test, labels=labels, batch_size=64)["outputs"][0]
-            rows.append((name, bits, "activations", method, r["accuracy_a"], r["accuracy_b"], r["sqnr_db"]))
-            print(rows[-1], flush=True)
+        for what in ("activations", "activations + weights"):
+            for method in ("minmax", "ema", "percentile", "mse", "entropy"):
+                q = float_model.copy()
+                weights = {"weights": bits} if what != "activations" else {}
+                nnsurgeon.quantize(q, after=after, bits=bits, calibrate=calib, method=method, batch_size=64,
+                                   **weights)
+                r = compare_models(float_model, q, data=test, labels=labels, batch_size=64)["outputs"][0]
+                rows.append((name, bits, what, method, r["accuracy_a"], r["accuracy_b"], r["sqnr_db"]))
+                print(rows[-1], flush=True)
     return rows
 
 
@@ -151,6 +154,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=400)
     ap.add_argument("--deep-blocks", type=int, default=29)
+    ap.add_argument("--no-timing", action="store_true", help="Only the accuracy table.")
     args = ap.parse_args()
     import nnsurgeon  # noqa: F401 (quiet NNabla's logger)
 
@@ -171,13 +175,15 @@ def main():
         after = ["ReLU", "Affine"]
         rows = accuracy_rows("mlp", paths["mlp"], calib_flat, test_flat, labels, after)
         rows += accuracy_rows("rescnn", paths["rescnn"], calib_img, test_img, labels, after)
-        timings = [timing_row("mlp", paths["mlp"], calib_flat, test_flat, labels, after),
+        timings = [] if args.no_timing else [timing_row("mlp", paths["mlp"], calib_flat, test_flat, labels, after),
                    timing_row("rescnn", paths["rescnn"], calib_img, test_img, labels, after),
                    timing_row("deep", paths["deep"], calib_img, test_img, labels, ["ReLU"])]
     print("\n| model | bits | quantized | calibration | float acc | quantized acc | output SQNR |")
     print("| --- | ---: | --- | --- | ---: | ---: | ---: |")
     for name, bits, what, method, fa, qa, s in rows:
         print(f"| {name} | {bits} | {what} | {method} | {100 * fa:.2f}% | {100 * qa:.2f}% | {s:.2f} dB |")
+    if not timings:
+        return
     print("\n| model | functions | quantizers | plain forward (calib set) | calibration | plain forward (test set) "
           "| quantized forward (test set) | sensitivity sweep | passes | sweep / plain forward |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
