@@ -19,6 +19,7 @@ COMMANDS = {  # name -> (module, function): loaded on use, so --help never impor
     "convert": ("nnsurgeon.cli.edit_cmds", "convert"),
     "quantize": ("nnsurgeon.cli.edit_cmds", "quantize"),
     "compare": ("nnsurgeon.cli.compare_cmd", "compare"),
+    "sensitivity": ("nnsurgeon.cli.sensitivity_cmd", "sensitivity"),
     "extract": ("nnsurgeon.cli.activation_cmds", "extract"),
     "featuremaps": ("nnsurgeon.cli.activation_cmds", "featuremaps"),
     "report": ("nnsurgeon.cli.report_cmds", "report"),

@@ -56,6 +56,11 @@ class Runner:
         if missing:
             raise DataError(f"network '{self.network}' has no variable {', '.join(missing)}")
 
+    def set_watch(self, watch: Sequence[str]) -> None:
+        """Watch other variables from now on (graphs are rebuilt: watched variables are kept when built)."""
+        self.watch = list(watch)
+        self._graphs.clear()
+
     def _graph(self, batch_size: int) -> LiveNetwork:
         if batch_size not in self._graphs:
             if len(self._graphs) >= 3:  # keep at most a few sizes alive
