@@ -4,7 +4,7 @@ them; checked against the network's inputs and streamed in batches so memory doe
 import difflib
 import os
 import stat
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -23,9 +23,10 @@ class DataSource:
             ...
     """
 
-    def __init__(self, path: str, shapes: Dict[str, Tuple[int, ...]]):
+    def __init__(self, path: str, shapes: Dict[str, Tuple[int, ...]], ignore: Sequence[str] = ()):
         self.path = path
         self.shapes = shapes
+        self.ignore = set(ignore)  # arrays of an .npz that are not inputs (labels kept beside the inputs)
         if not os.path.exists(path):
             raise DataError(f"{path}: no such file or folder; give a .npy, .npz or a folder of them")
         if os.path.isdir(path):
@@ -52,7 +53,7 @@ class DataSource:
             elif path.endswith(".npz"):
                 _check_npz(path)
                 npz = np.load(path, allow_pickle=False)
-                arrays = {k: npz[k] for k in npz.files}
+                arrays = {k: npz[k] for k in npz.files if k not in self.ignore}
             else:
                 raise DataError(f"{path}: not a .npy or .npz file")
         except DataError:
@@ -184,15 +185,14 @@ class NoInputSource:
 
 
 def random_batches(shapes: Dict[str, Tuple[int, ...]], samples: int, batch_size: int, seed: int) -> Iterator[Batch]:
-    """``samples`` standard-normal samples per input, seeded, in batches (one empty batch for a network with
-    no data input)."""
-    if not shapes:
-        yield {}
-        return
+    """``samples`` standard-normal samples per input, seeded, in batches generated as they are needed (memory
+    stays flat however many samples). One generator draws batch after batch, input after input within a batch:
+    a one-input network sees exactly the values one ``randn(samples, ...)`` call gives; with several inputs the
+    values differ from nnsurgeon versions that drew each input whole."""
     rng = np.random.RandomState(seed)
-    data = {k: rng.randn(samples, *s).astype(np.float32) for k, s in shapes.items()}
     for start in range(0, samples, batch_size):
-        yield {k: v[start:start + batch_size] for k, v in data.items()}
+        n = min(batch_size, samples - start)
+        yield {k: rng.randn(n, *s).astype(np.float32) for k, s in shapes.items()}
 
 
 class RandomSource:
@@ -232,7 +232,7 @@ class ArraySource:
 
 
 def open_source(data: Optional[str], shapes: Dict[str, Tuple[int, ...]], random: bool = False, seed: int = 0,
-                samples: int = 1, size=None, scale: float = 1.0, mean=(), std=()):
+                samples: int = 1, size=None, scale: float = 1.0, mean=(), std=(), ignore: Sequence[str] = ()):
     """The data source for ``--input DATA`` (arrays, an image or a folder of images) or ``--random``. A network
     with no data input (only parameters feed it) is run once, with no data."""
     if not shapes:
@@ -247,4 +247,4 @@ def open_source(data: Optional[str], shapes: Dict[str, Tuple[int, ...]], random:
         raise DataError(f"{data}: is not a regular file (a pipe or device?); give a .npy, .npz, an image or a folder")
     if os.path.exists(data) and is_image_input(data):
         return ImageSource(data, shapes, size, scale, mean, std)
-    return DataSource(data, shapes)
+    return DataSource(data, shapes, ignore=ignore)

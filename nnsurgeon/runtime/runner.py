@@ -11,7 +11,7 @@ from typing import Dict, Iterable, List, Optional, Sequence
 
 import numpy as np
 
-from .._nnabla import nnabla_quiet
+from .._nnabla import c_stderr_silenced, nnabla_quiet
 from ..errors import DataError, ModelError
 from ..graph.live import LiveNetwork
 from ..interrupt import check_interrupted
@@ -37,6 +37,12 @@ class Runner:
         self.context = get_context(context) if isinstance(context, str) else context
         self.watch = list(watch)
         self._graphs: Dict[int, LiveNetwork] = {}
+        # static quantizers run as their bit-identical faster equivalent (runtime/fastquant.py); checked
+        # against NNabla's CPU kernels, so other backends run MinMaxQuantize itself
+        from .fastquant import measurement_model
+
+        on_cpu = all(str(b).startswith("cpu") for b in getattr(self.context, "backend", ["cpu"]))
+        self.run_model = measurement_model(model, self.network) if on_cpu else model
         self.notes: List[str] = []
         self.fixed_batch: Optional[int] = None  # set when the network runs only at its own batch size
 
@@ -50,11 +56,16 @@ class Runner:
         if missing:
             raise DataError(f"network '{self.network}' has no variable {', '.join(missing)}")
 
+    def set_watch(self, watch: Sequence[str]) -> None:
+        """Watch other variables from now on (graphs are rebuilt: watched variables are kept when built)."""
+        self.watch = list(watch)
+        self._graphs.clear()
+
     def _graph(self, batch_size: int) -> LiveNetwork:
         if batch_size not in self._graphs:
             if len(self._graphs) >= 3:  # keep at most a few sizes alive
                 self._graphs.pop(next(iter(self._graphs)))
-            live = LiveNetwork(self.model, self.network, batch_size=batch_size, context=self.context)
+            live = LiveNetwork(self.run_model, self.network, batch_size=batch_size, context=self.context)
             for name in self.watch:
                 live.variables[name].persistent = True
             if self.ranges:
@@ -120,12 +131,13 @@ class Runner:
         nn = nnabla_quiet()
         self._sliced_ranges = None
         live = self._graph(n)
-        for name, v in live.inputs.items():
-            v.d = batch[name]
         outputs = list(live.outputs.values())
         if self.ranges:
             outputs += [r for pair in live.range_vars.values() for r in pair]
-        with nn.context_scope(self.context):
+        # NNabla's allocator prints 'Failed to allocate again.' on fd 2 before raising: one Error line only
+        with nn.context_scope(self.context), c_stderr_silenced():
+            for name, v in live.inputs.items():
+                v.d = batch[name]
             if len(outputs) == 1:
                 outputs[0].forward(clear_no_need_grad=True)
             else:
