@@ -452,7 +452,8 @@ def test_unnamed_graph_and_nodes_get_names(tmp_path):
                                                       "Affine"]
 
 
-@pytest.mark.parametrize("args", [["--preset", "deploy", "--quant-format", "qdq"]])
+@pytest.mark.parametrize("args", [["--preset", "deploy", "--quant-format", "qdq"],
+                                  ["--after", "ReLU,Affine", "--weights", "8"]])  # the second: was exit 3
 def test_weight_quantization_from_the_quantize_pass_exports(example_models, tmp_path, args):
     """Weights quantized by the quantize pass (per output channel, symmetric narrow int8), as
     QuantizeLinear/DequantizeLinear or MinMaxQuantize on the parameter: written on the ONNX initializers, so

@@ -76,7 +76,9 @@ def measurement_model(model, network: Optional[str] = None):
         shape = list(run.parameters[f.input[1]].data.shape)
         names = {}
         for key, value in (("min", lo), ("max", hi), ("scale", scale)):
-            names[key] = unique_name(f"{f.name}/run/{key}", taken)
+            # a flat base: a quantizer named after its weight ('fc/W/quantize') must not put parameters under
+            # the weight's own name, which NNabla's parameter scopes cannot hold beside it
+            names[key] = unique_name(f"{f.name.replace('/', '_')}/run/{key}", taken)
             taken.add(names[key])
             v = net.variable.add(name=names[key], type="Parameter")
             v.shape.dim.extend(shape)
