@@ -82,11 +82,13 @@ class Quantize(Pass):
             ctx.notes.append("calibration skipped in a dry run: quantizers are shown without ranges")
             return
         from ..runtime.calibrate import Calibrator
+        from ..runtime.networks import calibrate_networks
 
         wanted = {n: [c.data[2] for c in changes] for n, (_, changes) in matched.items() if changes}
         calibrator = Calibrator(opts.calibrate, batch_size=opts.batch_size, max_batches=opts.calib_batches,
                                 method=opts.method, context=opts.context, progress=ctx.progress)
-        ranges = calibrator(model, wanted) if wanted else {}
+        ranges, notes = calibrate_networks(model, wanted, calibrator, named=bool(opts.networks))
+        ctx.notes.extend(notes)
         for n, (_, changes) in matched.items():
             for c in changes:
                 lo, hi = ranges[(n, c.data[2])]

@@ -10,7 +10,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 
 from ..errors import DataError
-from .data import open_source
+from .data import in_network, in_network_iter, open_source
 from .progress import progress
 from .runner import Runner
 
@@ -26,7 +26,8 @@ class Calibrator:
     """
 
     def __init__(self, data: str, batch_size: int = 32, max_batches: Optional[int] = None, method: str = "minmax",
-                 context: str = "cpu", decay: float = 0.999, percentile: float = 99.99, progress: bool = True):
+                 context: str = "cpu", decay: float = 0.999, percentile: float = 99.99, progress: bool = True,
+                 **source_options):
         if method not in ("minmax", "ema", "percentile"):
             raise DataError(f"unknown calibration method '{method}'; use minmax, ema or percentile")
         self.data = data
@@ -37,6 +38,7 @@ class Calibrator:
         self.decay = decay
         self.percentile = percentile
         self.progress = progress
+        self.source_options = source_options  # size, scale, mean, std for images (see open_source)
         self.batches_seen: Dict[str, int] = {}
 
     def __call__(self, model, wanted: Dict[str, List[str]]) -> Ranges:
@@ -44,15 +46,15 @@ class Calibrator:
         for network, variables in wanted.items():
             in_graph = self.method != "percentile"  # min/max computed by NNabla inside the forward
             runner = Runner(model, network, watch=() if in_graph else variables, context=self.context,
-                            ranges=variables if in_graph else ())
-            source = open_source(self.data, runner.input_shapes)
+                            ranges=variables if in_graph else (), only_watched=True)
+            source = in_network(network, lambda: open_source(self.data, runner.input_shapes, **self.source_options))
             stats = {v: _Stat(self.method, self.decay, self.percentile) for v in variables}
             total = -(-source.count // self.batch_size)
             if self.max_batches:
                 total = min(total, self.max_batches)
             seen = 0
-            for batch in progress(source.batches(self.batch_size, self.max_batches), total,
-                                   f"calibrating {network}", self.progress):
+            batches = source.batches(self.batch_size, self.max_batches)
+            for batch in progress(in_network_iter(network, batches), total, f"calibrating {network}", self.progress):
                 values = runner.run(batch, copy=False)
                 if in_graph:
                     for v, (lo, hi) in runner.last_ranges().items():

@@ -49,6 +49,16 @@ class ImageSource:
         if (self.std == 0).any():
             raise DataError("--std must not contain 0")
         self.count = len(self.files)
+        lo = float(((0 * scale - self.mean) / self.std).min())
+        hi = float(((255 * scale - self.mean) / self.std).max())
+        lo, hi = min(lo, hi), max(lo, hi)
+        self.notes: List[str] = [f"{path}: 8-bit pixels (0-255) converted to float32 as (pixels * {scale:g} - mean) / "
+                                 f"std: values in [{lo:.4g}, {hi:.4g}]" + (" (add --scale 0.00392 for 0-1)"
+                                                                         if scale == 1 and not len(mean) else "")]
+
+    def _note(self, text: str) -> None:
+        if text not in self.notes:
+            self.notes.append(text)
 
     def load(self, path: str) -> np.ndarray:
         from PIL import Image, UnidentifiedImageError
@@ -62,6 +72,11 @@ class ImageSource:
                     im = im.convert("RGBA" if "transparency" in im.info else "RGB")
                     channels = len(im.getbands())
                 c, h, w = self.shape
+                if channels != c and c in (1, 3):
+                    im = im.convert("L" if c == 1 else "RGB")
+                    self._note(f"{mode} images converted to {'grayscale' if c == 1 else 'RGB'} for network input "
+                               f"'{self.name}' ({c} channel(s))")
+                    channels = c
                 if channels != c:
                     raise DataError(
                         f"{path}: image has {channels} channel(s) ({mode}), network input '{self.name}' takes {c}; "

@@ -21,7 +21,7 @@ class Runner:
     """
 
     def __init__(self, model, network: Optional[str] = None, watch: Sequence[str] = (), context: str = "cpu",
-                 ranges: Sequence[str] = ()):
+                 ranges: Sequence[str] = (), only_watched: bool = False):
         nnabla_quiet()
         self.model = model
         self.ranges = list(ranges)  # variables whose min and max NNabla computes in the graph itself
@@ -30,12 +30,18 @@ class Runner:
         self.watch = list(watch)
         self._graphs: Dict[int, LiveNetwork] = {}
 
-        net = model.view(network)  # shapes as stored; no graph is built yet
-        self.input_shapes = net.input_shapes()
+        net = model.view(self.network)  # shapes as stored; no graph is built yet
         self.output_names = net.outputs
         missing = [w for w in self.watch + self.ranges if w not in net.variables]
         if missing:
             raise DataError(f"network '{self.network}' has no variable {', '.join(missing)}")
+        # what the forward computes: the network outputs, or with only_watched just the watched variables, so
+        # inputs only the outputs need (labels of a training network) are not demanded
+        self.targets = (self.watch + self.ranges) if only_watched and (self.watch or self.ranges) \
+            else list(self.output_names)
+        needed = needed_inputs(net, self.targets)
+        self.input_shapes = {k: v for k, v in net.input_shapes().items() if k in needed}
+        self.unused_inputs = [k for k in net.inputs if k not in needed]
 
     def _graph(self, batch_size: int) -> LiveNetwork:
         if batch_size not in self._graphs:
@@ -61,8 +67,9 @@ class Runner:
         n = len(next(iter(batch.values()))) if batch else None  # no data input: the network's own batch size
         live = self._graph(n)
         for name, v in live.inputs.items():
-            v.d = batch[name]
-        outputs = list(live.outputs.values())
+            if name in self.input_shapes:
+                v.d = batch[name]
+        outputs = [live.variables[t] for t in dict.fromkeys(self.targets)]
         if self.ranges:
             outputs += [r for pair in live.range_vars.values() for r in pair]
         with nn.context_scope(self.context):
@@ -78,3 +85,18 @@ class Runner:
     def last_ranges(self) -> Dict[str, tuple]:
         """(min, max) of each ``ranges`` variable in the last batch, computed by NNabla in the graph."""
         return {name: (float(lo.d), float(hi.d)) for name, (lo, hi) in self._last.range_vars.items()}
+
+
+def needed_inputs(net, targets: Sequence[str]) -> set:
+    """Network inputs that some path to ``targets`` reads (inputs no target needs, such as the label of a
+    training network whose loss is not computed, are left out)."""
+    inputs, seen, stack = set(net.inputs), set(), list(targets)
+    while stack:
+        v = stack.pop()
+        if v in seen:
+            continue
+        seen.add(v)
+        use = net.producer(v)
+        if use is not None:
+            stack.extend(use[0].input)
+    return inputs & seen
