@@ -35,9 +35,10 @@ def save(model: NnpModel, path: str, network_format: Optional[str] = None, param
     return write_nnp(model, path, network_format, param_format, force)
 
 
-def list_layers(model: ModelLike, network: Optional[str] = None, types: Sequence[str] = (),
-                names: Sequence[str] = (), batch_size: Optional[int] = None) -> List[Dict]:
-    """One dict per function, as ``nnsurgeon list-layers --format json`` prints them.
+def list_layers(model: ModelLike, network=None, types: Sequence[str] = (), names: Sequence[str] = (),
+                batch_size: Optional[int] = None, exclude: Sequence[str] = ()) -> List[Dict]:
+    """One dict per function, as ``nnsurgeon list-layers --format json`` prints them. ``network``: a name, a
+    list of names, or None for every network.
 
     Example::
 
@@ -48,8 +49,10 @@ def list_layers(model: ModelLike, network: Optional[str] = None, types: Sequence
     from .graph.layers import layer_rows
     from .rules.selector import compile_selector
 
-    matches = compile_selector(types, names)
-    rows = layer_rows(load(model), network, batch_size)
+    matches = compile_selector(types, names, exclude)
+    m = load(model)
+    networks = [network] if isinstance(network, str) else list(network or [None])
+    rows = [r for n in networks for r in layer_rows(m, n, batch_size)]
     return [r for r in rows if matches(SimpleNamespace(type=r["type"], name=r["name"]))]
 
 

@@ -47,6 +47,9 @@ class Group(click.Group):
         try:
             with dialect("cli"):
                 result = super().invoke(ctx)
+                from .common import flush
+
+                flush()
             if interrupted():  # an interrupt Python swallowed somewhere: still stop with 130
                 raise KeyboardInterrupt
             import signal

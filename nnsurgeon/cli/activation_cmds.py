@@ -3,7 +3,7 @@ import click
 
 from ..rules.selector import split_list
 from .common import data_options, model_argument, names_of, network_option, open_data, pop_data, say_network
-from .common import select_options
+from .common import flush, say, select_options
 
 
 def _prepare(model, network, d, names, types, exclude, context):
@@ -52,11 +52,12 @@ def extract(model, network, names, old_layers, types, exclude, output, reduce, m
     check_output(output, inputs=[model, d["data"]], force=force, folder=kind == "folder")
     m, net, source, chosen = _prepare(model, network, d, names_of(names, old_layers), types, exclude, context)
     size = estimate_bytes(layer_shapes(m, net, chosen), source.count, reduce)
-    click.echo(f"extract: {len(chosen)} layer(s) x {source.count} sample(s) = about {human_bytes(size)}", err=True)
+    say(f"extract: {len(chosen)} layer(s) x {source.count} sample(s): about {human_bytes(size)} to write")
     if size > limit:
         raise OutputError(f"{output}: would be about {human_bytes(size)}, over --max-bytes {max_bytes}; choose "
                           "fewer layers (--name, --type), fewer samples, --reduce mean, or raise --max-bytes")
     n = extract_to(m, net, chosen, source, output, batch_size, context, force, inputs=[d["data"]], reduce=reduce)
+    flush()
     click.echo(f"extracted {len(chosen)} layer(s) for {n} sample(s) of network '{net}' to {output}", err=True)
 
 
@@ -94,5 +95,6 @@ def featuremaps(model, network, names, old_layers, types, exclude, max_channels,
     with atomic_folder(output, inputs=[model, data], force=force) as tmp:
         drawn = write_featuremaps(values, tmp, 0, max_channels)
     output = output.rstrip("/\\") or output
+    flush()
     pictures = sum(1 for d in drawn if d["file"])
     click.echo(f"drew {pictures} layer(s) of network '{net}' into {output} (open {output}/index.html)", err=True)

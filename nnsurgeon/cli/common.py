@@ -103,10 +103,30 @@ def open_data(model, network: str, shapes, d: dict, default_samples: int = 1, re
         d["data"], shapes, d["random_"], d["seed"], d["samples"] or default_samples, parse_size(d["size"]),
         d["scale"], floats(d["mean"]), floats(d["std"]), parse_val_range(d["val_range"])))
     for note in getattr(source, "notes", []):
-        click.echo(f"note: {note}", err=True)
+        say(f"note: {note}")
     return source
 
 
 def say_network(note: Optional[str]) -> None:
     if note:
-        click.echo(f"note: {note}", err=True)
+        say(f"note: {note}")
+
+
+def say(text: str) -> None:
+    """A line for stderr said before the work on a terminal; otherwise kept until the command succeeds
+    (:func:`flush`), so that a failing command prints its one ``Error:`` line alone."""
+    import sys
+
+    ctx = click.get_current_context(silent=True)
+    if sys.stderr.isatty() or ctx is None or not isinstance(ctx.obj, dict):
+        click.echo(text, err=True)
+    else:
+        ctx.obj.setdefault("later", []).append(text)
+
+
+def flush() -> None:
+    """Print the lines :func:`say` kept (call before a command's final line; the CLI also calls it at the end)."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and isinstance(ctx.obj, dict):
+        for text in ctx.obj.pop("later", []):
+            click.echo(text, err=True)

@@ -36,14 +36,19 @@ class Quantize(Pass):
     verbs = ("inserted", "would insert")
     noun = "MinMaxQuantize"
     options = (
-        Option("after", "types", (), "Function types to quantize after (ReLU,Affine).", metavar="TYPES"),
+        Option("after", "types", (), "Function types to quantize after (ReLU,Affine); --type is the same.",
+               metavar="TYPES", aliases=("--type",), synonyms=("types",), idea="types"),
         NAMES, EXCLUDE, NETWORKS, ALLOW_EMPTY,
         Option("bits", "int", 8, "Quantization bits.", min=2, max=16),
         Option("signed", "bool", False, "Signed levels [-2^(b-1), 2^(b-1)-1] instead of [0, 2^b-1]."),
         Option("ql-min", "number", None, "Lowest quantization level (overrides bits)."),
         Option("ql-max", "number", None, "Highest quantization level (overrides bits)."),
-        Option("calibrate", "path", None, "Calibration data: .npy, .npz keyed by input name, or a folder of them.",
-               metavar="DATA"),
+        Option("calibrate", "path", None, "Calibration data: .npy, .npz keyed by input name, an image, or a "
+               "folder of them.", metavar="DATA"),
+        Option("size", "str", None, "Calibration images: resize to HxW first.", metavar="HxW"),
+        Option("scale", "number", 1.0, "Calibration images: multiply pixel values (0-255) by this first."),
+        Option("mean", "str", None, "Calibration images: subtract this, per channel.", metavar="M[,M,M]"),
+        Option("std", "str", None, "Calibration images: divide by this, per channel.", metavar="S[,S,S]"),
         Option("calib-batches", "int", None, "Use at most this many calibration batches.", min=1),
         Option("batch-size", "int", 32, "Calibration batch size.", min=1, max=65536),
         Option("method", "enum", "minmax", "How calibration turns batches into a range.",
@@ -54,6 +59,13 @@ class Quantize(Pass):
 
     def check(self, opts) -> None:
         levels(opts.bits, opts.signed, opts.ql_min, opts.ql_max)
+        from ..errors import OptionError, opt
+
+        for key in ("mean", "std"):
+            try:
+                [float(x) for x in (getattr(opts, key) or "").split(",") if x.strip()]
+            except ValueError:
+                raise OptionError(f"{opt(key)} '{getattr(opts, key)}': give numbers separated by commas") from None
 
     def select(self, model, opts):
         from ..rules import Selector, select
@@ -85,10 +97,16 @@ class Quantize(Pass):
         from ..runtime.networks import calibrate_networks
 
         wanted = {n: [c.data[2] for c in changes] for n, (_, changes) in matched.items() if changes}
+        from ..runtime.images import parse_size
+        from ..rules.selector import split_list
+
         calibrator = Calibrator(opts.calibrate, batch_size=opts.batch_size, max_batches=opts.calib_batches,
-                                method=opts.method, context=opts.context, progress=ctx.progress)
+                                method=opts.method, context=opts.context, progress=ctx.progress,
+                                size=parse_size(opts.size), scale=opts.scale,
+                                mean=[float(x) for x in split_list([opts.mean or ""])],
+                                std=[float(x) for x in split_list([opts.std or ""])])
         ranges, notes = calibrate_networks(model, wanted, calibrator, named=bool(opts.networks))
-        ctx.notes.extend(notes)
+        ctx.notes.extend(notes + calibrator.notes)
         for n, (_, changes) in matched.items():
             for c in changes:
                 lo, hi = ranges[(n, c.data[2])]

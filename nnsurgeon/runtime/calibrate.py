@@ -40,6 +40,7 @@ class Calibrator:
         self.progress = progress
         self.source_options = source_options  # size, scale, mean, std for images (see open_source)
         self.batches_seen: Dict[str, int] = {}
+        self.notes: List[str] = []  # conversions and ignored arrays of the data, said once
 
     def __call__(self, model, wanted: Dict[str, List[str]]) -> Ranges:
         ranges: Ranges = {}
@@ -48,6 +49,9 @@ class Calibrator:
             runner = Runner(model, network, watch=() if in_graph else variables, context=self.context,
                             ranges=variables if in_graph else (), only_watched=True)
             source = in_network(network, lambda: open_source(self.data, runner.input_shapes, **self.source_options))
+            for note in getattr(source, "notes", []):
+                if note not in self.notes:
+                    self.notes.append(note)
             stats = {v: _Stat(self.method, self.decay, self.percentile) for v in variables}
             total = -(-source.count // self.batch_size)
             if self.max_batches:

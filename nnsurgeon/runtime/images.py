@@ -56,10 +56,6 @@ class ImageSource:
                                  f"std: values in [{lo:.4g}, {hi:.4g}]" + (" (add --scale 0.00392 for 0-1)"
                                                                          if scale == 1 and not len(mean) else "")]
 
-    def _note(self, text: str) -> None:
-        if text not in self.notes:
-            self.notes.append(text)
-
     def load(self, path: str) -> np.ndarray:
         from PIL import Image, UnidentifiedImageError
 
@@ -72,11 +68,6 @@ class ImageSource:
                     im = im.convert("RGBA" if "transparency" in im.info else "RGB")
                     channels = len(im.getbands())
                 c, h, w = self.shape
-                if channels != c and c in (1, 3):
-                    im = im.convert("L" if c == 1 else "RGB")
-                    self._note(f"{mode} images converted to {'grayscale' if c == 1 else 'RGB'} for network input "
-                               f"'{self.name}' ({c} channel(s))")
-                    channels = c
                 if channels != c:
                     raise DataError(
                         f"{path}: image has {channels} channel(s) ({mode}), network input '{self.name}' takes {c}; "
