@@ -19,6 +19,10 @@ def _prepare(model, network, d, names, types, exclude, context):
     say_network(note)
     m = with_input_shapes(m, net, parse_input_shapes(d["input_shapes"]))
     chosen = resolve_layers(m, net, names, split_list(types), split_list(exclude))
+    from ..rules.selector import unmatched_excludes
+
+    for warning in unmatched_excludes(list(m.network(net).function), split_list(exclude)):
+        say(f"warning: {warning}")
     shapes = layer_runner(m, net, chosen, context).input_shapes
     return m, net, open_data(m, net, shapes, d), chosen
 

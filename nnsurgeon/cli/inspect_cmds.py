@@ -36,6 +36,15 @@ def list_layers(model, networks, types, names, old_layers, exclude, batch_size, 
     from ..api import list_layers as rows_of
 
     shown = _show(show)
+    if exclude:
+        from ..api import load
+        from ..rules.selector import unmatched_excludes
+
+        m = load(model)
+        scope = split_list(networks) or m.network_names
+        for warning in unmatched_excludes([f for n in scope for f in m.network(n).function], split_list(exclude)):
+            click.echo(f"warning: {warning}", err=True)
+        model = m
     rows = rows_of(model, split_list(networks) or None, split_list(types), names_of(names, old_layers),
                    batch_size, exclude=split_list(exclude))
     if fmt == "json":

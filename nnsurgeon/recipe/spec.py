@@ -18,7 +18,11 @@ COMPARE = (Option("input", "path", None, "Data to compare on (relative to the re
            Option("rtol", "number", None, "Relative tolerance.", min=0),
            Option("min-cosine", "number", None, "Lowest cosine similarity per output.", min=-1, max=1),
            Option("min-top1", "number", None, "Lowest top-1 agreement per output.", min=0, max=1),
-           Option("batch-size", "int", 32, "Batch size.", min=1, max=65536))
+           Option("batch-size", "int", 32, "Batch size.", min=1, max=65536),
+           Option("output-atol", "mapping", None, "Absolute tolerance per output name ({y: 0.001}); atol for the rest."),
+           Option("output-rtol", "mapping", None, "Relative tolerance per output name; rtol for the rest."),
+           Option("quantile", "number", 0.99, "Which quantile of |a-b| to report.", min=0, max=1),
+           Option("check-finite", "bool", False, "Fail when an output holds NaN or Inf."))
 
 
 def _kind_schema(o: Option) -> Dict:
