@@ -66,8 +66,10 @@ def list_layers(model, networks, types, names, old_layers, exclude, batch_size, 
     if fmt == "csv":
         print_csv(headers, cells)
         return
-    table(headers, cells, wide=wide, shrink=[["args"], ["inputs", "outputs"]])
-    click.echo(f"{len(rows)} function(s)", err=True)
+    cut = table(headers, cells, wide=wide, shrink=[["args"], ["inputs", "outputs"]])
+    click.echo(f"{len(rows)} function(s)" + ("; long cells shortened to fit the terminal (--wide prints them "
+                                             "whole; --format vertical or --show args,shapes,params narrows)"
+                                             if cut else ""), err=True)
 
 
 def vertical(rows, shown, ports) -> str:

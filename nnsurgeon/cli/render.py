@@ -74,7 +74,7 @@ def fit_widths(headers: Sequence[str], widths: List[int], limit: Optional[int], 
 
 
 def table(headers: Sequence[str], rows: List[Sequence], out=None, wide: bool = False,
-          width: Optional[int] = None, shrink: Optional[Sequence[Sequence[str]]] = None) -> None:
+          width: Optional[int] = None, shrink: Optional[Sequence[Sequence[str]]] = None) -> bool:
     """A plain aligned text table: header, a rule, rows; fitted to the terminal (:func:`terminal_width`, or
     ``width``) by shortening long cells in the middle, unless ``wide``. ``shrink``: groups of column headers
     shortened first, in turn (then every column)."""
@@ -89,6 +89,7 @@ def table(headers: Sequence[str], rows: List[Sequence], out=None, wide: bool = F
              "  ".join("-" * w for w in widths)]
     lines += ["  ".join(shorten(c, w).ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells]
     click.echo("\n".join(lines), file=out)
+    return any(len(c) > w for r in [list(headers)] + cells for c, w in zip(r, widths))
 
 
 def print_json(data) -> None:
