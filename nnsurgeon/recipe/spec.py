@@ -46,8 +46,12 @@ def _kind_schema(o: Option) -> Dict:
 
 
 def _object(options) -> Dict:
-    return {"type": "object", "additionalProperties": False,
-            "properties": {o.key: _kind_schema(o) for o in options}}
+    properties = {}
+    for o in options:
+        properties[o.key] = _kind_schema(o)
+        for synonym in o.synonyms:
+            properties[synonym] = dict(_kind_schema(o), description=f"Same as '{o.key}'.")
+    return {"type": "object", "additionalProperties": False, "properties": properties}
 
 
 def json_schema() -> Dict:
