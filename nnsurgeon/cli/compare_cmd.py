@@ -23,7 +23,8 @@ from .common import data_options, flush, model_argument, network_option, open_da
 @click.option("--context", default="cpu", show_default=True, help="NNabla context (cpu, cudnn).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--force", is_flag=True, help="Replace --save-outputs if it exists.")
-def compare(model, other, network, batch_size, atol, rtol, quantile, check_finite, save_outputs, load_outputs,
+@click.pass_context
+def compare(ctx, model, other, network, batch_size, atol, rtol, quantile, check_finite, save_outputs, load_outputs,
             per_layer, context, fmt, force, **kwargs):
     """Run MODEL and MODEL_B on the same inputs and compare their outputs (or MODEL against --load-outputs);
     ends with PASSED or FAILED."""
@@ -69,7 +70,7 @@ def compare(model, other, network, batch_size, atol, rtol, quantile, check_finit
     flush()
     click.echo(("PASSED: " if report["ok"] else "FAILED: ") + report["summary"], err=True)
     if not report["ok"]:
-        raise CheckFailed(report["summary"])
+        ctx.exit(CheckFailed.exit_code)  # the FAILED line is the last word
 
 
 def _g(x) -> str:
