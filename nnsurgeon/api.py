@@ -129,10 +129,13 @@ def compare(a: ModelLike, b: ModelLike, **options):
     return compare_models(load(a), load(b), **options)
 
 
-def extract(model, inputs, layers: Optional[Sequence[str]] = None, network: Optional[str] = None,
-            batch_size: int = 32, context: str = "cpu") -> Dict[str, object]:
-    """Outputs of the chosen functions (every function when ``layers`` is None) for ``inputs``, keyed by
-    stable name (``NAME:i`` for output i of a multi-output function).
+def extract(model, inputs, names: Optional[Sequence[str]] = None, network: Optional[str] = None,
+            batch_size: int = 32, context: str = "cpu", types: Sequence[str] = (), exclude: Sequence[str] = (),
+            layers: Optional[Sequence[str]] = None) -> Dict[str, object]:
+    """Outputs of the chosen functions (every function when no selector is given) for ``inputs``, keyed by
+    stable name (``NAME:i`` for output i of a multi-output function). ``names``, ``types``, ``exclude``: the
+    selectors of every command (``layers`` is the old spelling of ``names``). ``network``: default the one the
+    file's first executor runs.
 
     ``model``: an .nnp path, a pretrained name, a loaded model, or a graph built in Python (an
     ``nn.Variable`` output, or a list/dict of them). ``inputs``: a path (.npy/.npz/image/folder), one array
@@ -146,13 +149,16 @@ def extract(model, inputs, layers: Optional[Sequence[str]] = None, network: Opti
     """
     import numpy as np
 
+    from .rules.selector import split_list
     from .runtime.data import ArraySource, open_source
-    from .runtime.extract import resolve_layers, run_layers
-    from .runtime.runner import Runner
+    from .runtime.extract import layer_runner, resolve_layers, run_layers
+    from .runtime.networks import data_network
 
     m, inputs = _as_model(model, inputs)
-    net = m.network(network).name
-    shapes = Runner(m, net, context=context).input_shapes
+    net, _ = data_network(m, network)
+    chosen = resolve_layers(m, net, split_list(list(names or ()) + list(layers or ())), split_list(types),
+                            split_list(exclude))
+    shapes = layer_runner(m, net, chosen, context).input_shapes
     if isinstance(inputs, str):
         source = open_source(inputs, shapes)
     else:
@@ -161,7 +167,6 @@ def extract(model, inputs, layers: Optional[Sequence[str]] = None, network: Opti
                 raise NnsurgeonError(f"network '{net}' has inputs {', '.join(shapes)}: pass a dict name -> array")
             inputs = {next(iter(shapes)): inputs}
         source = ArraySource(inputs, shapes)
-    chosen = resolve_layers(m, net, list(layers or ()))
     parts: Dict[str, list] = {}
     for values in run_layers(m, net, chosen, source.batches(batch_size), context):
         for k, v in values.items():

@@ -2,8 +2,18 @@
 import click
 
 from ..rules.selector import split_list
-from .common import data_options, model_argument, names_of, network_option, open_data, pop_data, say_network
-from .common import flush, say, select_options
+from .common import (
+    data_options,
+    flush,
+    model_argument,
+    names_of,
+    network_option,
+    open_data,
+    pop_data,
+    say,
+    say_network,
+    select_options,
+)
 
 
 def _prepare(model, network, d, names, types, exclude, context):
@@ -46,7 +56,14 @@ def extract(model, network, names, old_layers, types, exclude, output, reduce, m
     """Write the outputs of MODEL's functions for every input sample, keyed by stable name."""
     from ..errors import OutputError
     from ..model.output import check_output
-    from ..runtime.extract import estimate_bytes, extract_to, human_bytes, layer_shapes, output_kind, parse_bytes
+    from ..runtime.extract import (
+        estimate_bytes,
+        extract_to,
+        human_bytes,
+        layer_shapes,
+        output_kind,
+        parse_bytes,
+    )
 
     d = pop_data(kwargs)
     kind = output_kind(output)

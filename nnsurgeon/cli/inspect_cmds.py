@@ -5,7 +5,6 @@ from ..rules.selector import split_list
 from .common import model_argument, names_of, network_option, select_options, wide_option
 from .render import args_text, ports_text, print_csv, print_json, table
 
-
 SHOW = ("args", "params", "shapes")
 
 

@@ -97,8 +97,8 @@ class Quantize(Pass):
         from ..runtime.networks import calibrate_networks
 
         wanted = {n: [c.data[2] for c in changes] for n, (_, changes) in matched.items() if changes}
-        from ..runtime.images import parse_size
         from ..rules.selector import split_list
+        from ..runtime.images import parse_size
 
         calibrator = Calibrator(opts.calibrate, batch_size=opts.batch_size, max_batches=opts.calib_batches,
                                 method=opts.method, context=opts.context, progress=ctx.progress,

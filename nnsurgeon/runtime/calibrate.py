@@ -5,6 +5,7 @@ min and max, NNabla's MinMaxQuantize rule with its decay), ``percentile`` (mean 
 0.01th and 99.99th percentiles, which ignores rare outliers). Only running statistics are kept, so memory is
 flat in the number of samples.
 """
+from functools import partial
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
@@ -48,7 +49,7 @@ class Calibrator:
             in_graph = self.method != "percentile"  # min/max computed by NNabla inside the forward
             runner = Runner(model, network, watch=() if in_graph else variables, context=self.context,
                             ranges=variables if in_graph else (), only_watched=True)
-            source = in_network(network, lambda: open_source(self.data, runner.input_shapes, **self.source_options))
+            source = in_network(network, partial(open_source, self.data, runner.input_shapes, **self.source_options))
             for note in getattr(source, "notes", []):
                 if note not in self.notes:
                     self.notes.append(note)
