@@ -78,12 +78,3 @@ def test_missing_context_extension_is_one_error_line(examples, tmp_path):
         r = run(*args, "--context", "cudnn")
         assert_user_error(r, "context 'cudnn' is not available", "--context cpu")
     assert not (tmp_path / "q.nnp").exists() and not (tmp_path / "a.npz").exists()
-
-
-def test_readme_python_example_runs(tmp_path):
-    """Docs are executable: the README's Python example runs as written."""
-    text = open(os.path.join(ROOT, "README.md")).read()
-    block = text.split("## Python", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
-    p = subprocess.run([sys.executable, "-c", block], cwd=tmp_path, capture_output=True, text=True)
-    assert p.returncode == 0, p.stderr
-    assert "inserted 6 MinMaxQuantize" in p.stdout and (tmp_path / "model.q.nnp").exists()

@@ -50,8 +50,8 @@ def compare(ctx, model, other, network, batch_size, atol, rtol, quantile, check_
     a = with_input_shapes(a, net, shapes)
     b = with_input_shapes(load(other), net, shapes) if other else None
     source = open_data(a, net, Runner(a, net, context=context).input_shapes, d, default_samples=8)
-    report = compare_models(a, b, network=net, batch_size=batch_size, atol=parse_tolerances(atol, "--atol"),
-                            rtol=parse_tolerances(rtol, "--rtol"), per_layer=per_layer, context=context,
+    report = compare_models(a, b, network=net, batch_size=batch_size, atol=parse_tolerances(atol, "atol"),
+                            rtol=parse_tolerances(rtol, "rtol"), per_layer=per_layer, context=context,
                             source=source, reference=load_outputs, save_outputs=save_outputs, quantile=quantile,
                             check_finite=check_finite, force=force, inputs=[d["data"]])
     if fmt == "json":

@@ -84,14 +84,14 @@ class NnpModel:
 
     def network(self, name: Optional[str] = None):
         """The ``nnabla_pb2.Network`` called ``name`` (the only one when ``name`` is None and there is one)."""
-        from ..errors import SelectionError
+        from ..errors import SelectionError, opt
 
         names = self.network_names
         if name is None:
             if len(names) == 1:
                 return self.proto.network[0]
             raise SelectionError(
-                f"{self.source}: holds {len(names)} networks ({', '.join(names)}); choose one with --network"
+                f"{self.source}: holds {len(names)} networks ({', '.join(names)}); choose one with {opt('network')}"
             )
         for n in self.proto.network:
             if n.name == name:

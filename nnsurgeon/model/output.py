@@ -123,8 +123,17 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _disk_full(path: str) -> bool:
+    try:
+        st = os.statvfs(os.path.dirname(os.path.abspath(path)))
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize < 64 * 1024
+
+
 def _os_error(path: str, e: OSError) -> OutputError:
-    if e.errno == errno.ENOSPC:
+    # numpy's tofile reports a short write without an errno: look at the disk then
+    if e.errno == errno.ENOSPC or (e.errno is None and _disk_full(path)):
         return OutputError(f"{path}: no space left on the device; nothing was written")
     if e.errno == errno.EDQUOT:
         return OutputError(f"{path}: disk quota exceeded; nothing was written")

@@ -4,7 +4,7 @@ from typing import Dict, Optional
 
 import numpy as np
 
-from ..errors import DataError
+from ..errors import DataError, opt
 from ..interrupt import check_interrupted
 from .data import in_network, in_network_iter, open_source
 from .progress import progress
@@ -79,7 +79,7 @@ def parse_tolerances(values, option: str):
             except ValueError:
                 value = -1.0
             if not value >= 0:
-                raise DataError(f"{option} '{part}': give a number >= 0, or OUTPUT:NUMBER (e.g. y:1e-3)")
+                raise DataError(f"{opt(option)} '{part}': give a number >= 0, or OUTPUT:NUMBER (e.g. y:1e-3)")
             out[name] = value
     if not out:
         return None
@@ -107,10 +107,11 @@ def compare_models(a, b=None, data: Optional[str] = None, random: bool = False, 
     name_a, note = data_network(a, network)
     notes = [note] if note else []
     if b is not None and name_a not in b.network_names:
-        raise DataError(f"{b.source}: has no network '{name_a}' (it has {', '.join(b.network_names)}); use --network")
+        raise DataError(f"{b.source}: has no network '{name_a}' (it has {', '.join(b.network_names)}); "
+                        f"use {opt('network')}")
     if b is None and reference is None:
         if not save_outputs:
-            raise DataError("compare needs a second model, or reference outputs (--load-outputs)")
+            raise DataError(f"compare needs a second model, or reference outputs ({opt('load-outputs')})")
     na = a.view(name_a)
     nb = b.view(name_a) if b is not None else None
     ref = _reference(reference) if reference is not None else None
@@ -218,4 +219,4 @@ def _reference(path: str) -> Dict[str, np.ndarray]:
         with np.load(path, allow_pickle=False) as npz:
             return {k: npz[k] for k in npz.files}
     except (ValueError, OSError, EOFError) as e:
-        raise DataError(f"{path}: cannot read saved outputs ({e}); give an .npz written by --save-outputs") from None
+        raise DataError(f"{path}: cannot read saved outputs ({e}); give an .npz written by {opt('save-outputs')}") from None

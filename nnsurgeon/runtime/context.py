@@ -1,6 +1,6 @@
 """NNabla contexts by name: ``cpu`` everywhere, ``cudnn``/``cuda`` where nnabla-ext-cuda is installed."""
 from .._nnabla import nnabla_quiet
-from ..errors import NnsurgeonError
+from ..errors import NnsurgeonError, opt
 
 
 def get_context(name: str = "cpu", device_id: str = "0", type_config: str = "float"):
@@ -25,6 +25,6 @@ def get_context(name: str = "cpu", device_id: str = "0", type_config: str = "flo
     except (ImportError, ModuleNotFoundError, ValueError) as e:
         raise NnsurgeonError(
             f"context '{name}' is not available here ({e}); install the matching NNabla extension "
-            "(e.g. nnabla-ext-cuda120 for cudnn) or use --context cpu") from None
+            f"(e.g. nnabla-ext-cuda120 for cudnn) or use {opt('context', 'cpu')}") from None
     finally:
         nn_logger.setLevel(level)

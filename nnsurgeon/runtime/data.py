@@ -7,7 +7,7 @@ from typing import Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 
-from ..errors import DataError
+from ..errors import DataError, opt
 
 Batch = Dict[str, np.ndarray]
 
@@ -184,7 +184,7 @@ class RandomSource:
         self.notes: List[str] = []
         unknown = [k for k in self.val_range if k and k not in shapes]
         if unknown:
-            raise DataError(f"--val-range names {', '.join(unknown)}, not inputs of the network "
+            raise DataError(f"{opt('val-range')} names {', '.join(unknown)}, not inputs of the network "
                             f"(inputs: {', '.join(shapes)})")
 
     def batches(self, batch_size: int, max_batches: Optional[int] = None) -> Iterator[Batch]:
@@ -233,7 +233,7 @@ def open_source(data: Optional[str], shapes: Dict[str, Tuple[int, ...]], random:
     from .images import ImageSource, is_image_input
 
     if data is None:
-        raise DataError("give --input DATA or --random")
+        raise DataError(f"give {opt('input', 'DATA')} or {opt('random', 'true')}")
     if os.path.exists(data) and is_image_input(data):
         return ImageSource(data, shapes, size, scale, mean, std)
     return DataSource(data, shapes)
@@ -273,9 +273,9 @@ def parse_val_range(values) -> Dict[str, Tuple[float, float]]:
         try:
             lo, hi = (float(v) for v in rest.split(","))
         except ValueError:
-            raise DataError(f"--val-range '{text}': give LO,HI or INPUT:LO,HI, e.g. 0,1") from None
+            raise DataError(f"{opt('val-range')} '{text}': give LO,HI or INPUT:LO,HI, e.g. 0,1") from None
         if not lo < hi:
-            raise DataError(f"--val-range '{text}': LO must be below HI")
+            raise DataError(f"{opt('val-range')} '{text}': LO must be below HI")
         out[name] = (lo, hi)
     return out
 
@@ -290,7 +290,7 @@ def parse_input_shapes(values) -> Dict[str, Tuple[int, ...]]:
         except ValueError:
             shape = ()
         if not sep or not name or not shape or min(shape) < 1:
-            raise DataError(f"--input-shapes '{text}': give NAME:DIMS, e.g. x:1x3x224x224")
+            raise DataError(f"{opt('input-shapes')} '{text}': give NAME:DIMS, e.g. x:1x3x224x224")
         out[name] = shape
     return out
 
@@ -305,7 +305,7 @@ def with_input_shapes(model, network: str, shapes: Dict[str, Tuple[int, ...]]):
     view = copy.view(network)
     for name, shape in shapes.items():
         if name not in view.inputs:
-            raise DataError(f"--input-shapes names '{name}', not an input of network '{network}' "
+            raise DataError(f"{opt('input-shapes')} names '{name}', not an input of network '{network}' "
                             f"(inputs: {', '.join(view.inputs)})")
         for v in net.variable:
             if v.name == name:

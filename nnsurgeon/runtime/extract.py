@@ -244,9 +244,9 @@ def parse_bytes(text: str) -> int:
     except ValueError:
         value = -1
     if value < 0:
-        from ..errors import OptionError
+        from ..errors import OptionError, opt
 
-        raise OptionError(f"--max-bytes '{text}': give a size such as 4G, 500M or 1000000")
+        raise OptionError(f"{opt('max-bytes')} '{text}': give a size such as 4G, 500M or 1000000")
     return int(value * mult)
 
 

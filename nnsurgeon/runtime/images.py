@@ -5,7 +5,7 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..errors import DataError
+from ..errors import DataError, opt, render
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 _CHANNELS = {"1": 1, "L": 1, "P": 3, "LA": 2, "RGB": 3, "RGBA": 4, "CMYK": 4, "I": 1, "F": 1, "I;16": 1}
@@ -44,16 +44,16 @@ class ImageSource:
             raise DataError(f"{path}: folder holds no images ({', '.join(IMAGE_EXTENSIONS)})")
         self.size, self.scale = size, scale
         c = self.shape[0]
-        self.mean = _per_channel(mean, c, 0.0, "--mean")
-        self.std = _per_channel(std, c, 1.0, "--std")
+        self.mean = _per_channel(mean, c, 0.0, opt("mean"))
+        self.std = _per_channel(std, c, 1.0, opt("std"))
         if (self.std == 0).any():
-            raise DataError("--std must not contain 0")
+            raise DataError(f"{opt('std')} must not contain 0")
         self.count = len(self.files)
         lo = float(((0 * scale - self.mean) / self.std).min())
         hi = float(((255 * scale - self.mean) / self.std).max())
         lo, hi = min(lo, hi), max(lo, hi)
         self.notes: List[str] = [f"{path}: 8-bit pixels (0-255) converted to float32 as (pixels * {scale:g} - mean) / "
-                                 f"std: values in [{lo:.4g}, {hi:.4g}]" + (" (add --scale 0.00392 for 0-1)"
+                                 f"std: values in [{lo:.4g}, {hi:.4g}]" + (render(f" (add {opt('scale', '0.00392')} for 0-1)")
                                                                          if scale == 1 and not len(mean) else "")]
 
     def load(self, path: str) -> np.ndarray:
@@ -76,7 +76,7 @@ class ImageSource:
                     im = im.resize((self.size[1], self.size[0]), Image.BILINEAR)
                 if im.size != (w, h):
                     raise DataError(f"{path}: image is {im.size[1]}x{im.size[0]}, network input '{self.name}' takes "
-                                    f"{h}x{w}; add --size {h}x{w}")
+                                    f"{h}x{w}; add {opt('size', f'{h}x{w}')}")
                 arr = np.asarray(im, dtype=np.float32)
         except DataError:
             raise
@@ -112,9 +112,9 @@ def parse_size(text: Optional[str]) -> Optional[Tuple[int, int]]:
     try:
         dims = [int(p) for p in parts if p]
     except ValueError:
-        raise DataError(f"--size '{text}': give HEIGHTxWIDTH, e.g. 224x224") from None
+        raise DataError(f"{opt('size')} '{text}': give HEIGHTxWIDTH, e.g. 224x224") from None
     if len(dims) == 1:
         dims = dims * 2
     if len(dims) != 2 or min(dims) < 1:
-        raise DataError(f"--size '{text}': give HEIGHTxWIDTH, e.g. 224x224")
+        raise DataError(f"{opt('size')} '{text}': give HEIGHTxWIDTH, e.g. 224x224")
     return dims[0], dims[1]
