@@ -122,11 +122,12 @@ def apply(recipe: str, model: Optional[ModelLike] = None, output: Optional[str] 
         return run_plan(spec, r.plan(), output, force=force, dry_run=dry_run, expect=r.expect, inputs=[recipe])
 
 
-def compare(a: ModelLike, b: ModelLike, **options):
-    """Run two models on the same inputs and return per-output statistics (see :mod:`nnsurgeon.runtime.compare`)."""
+def compare(a: ModelLike, b: Optional[ModelLike] = None, **options):
+    """Run two models on the same inputs (or ``a`` against ``reference="ref.npz"``, outputs saved earlier with
+    ``save_outputs=``) and return per-output statistics (see :mod:`nnsurgeon.runtime.compare`)."""
     from .runtime.compare import compare_models
 
-    return compare_models(load(a), load(b), **options)
+    return compare_models(load(a), load(b) if b is not None else None, **options)
 
 
 def extract(model, inputs, names: Optional[Sequence[str]] = None, network: Optional[str] = None,

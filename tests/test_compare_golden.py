@@ -118,3 +118,14 @@ def test_recipe_thresholds(pair, tmp_path):
                       "  compare: {random: true, output-atol: {y: fast}}\n")
     r = run("check", recipe)
     assert_user_error(r, "the tolerance of 'y' must be a number >= 0")
+
+
+def test_python_api_saves_and_loads_outputs(pair, tmp_path):
+    import nnsurgeon
+
+    path, q = pair
+    ref = str(tmp_path / "ref.npz")
+    report = nnsurgeon.compare(path, random=True, samples=4, save_outputs=ref)
+    assert report["ok"] and report["outputs"] == [] and report["samples"] == 4
+    report = nnsurgeon.compare(q, random=True, samples=4, reference=ref, atol={"y": 1e-9})
+    assert report["ok"] is False and report["outputs"][0]["violations"] > 0

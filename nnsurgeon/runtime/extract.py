@@ -12,7 +12,7 @@ from typing import Dict, Iterable, Iterator, List, Optional, Sequence
 
 import numpy as np
 
-from ..errors import OutputError, SelectionError
+from ..errors import OutputError, SelectionError, opt
 from ..interrupt import check_interrupted
 from .progress import progress
 from .runner import Runner
@@ -62,7 +62,9 @@ def resolve_layers(model, network: str, layers: Sequence[str] = (), types: Seque
             key = f.name if len(f.output) == 1 else f"{f.name}:{i}"
             chosen.append(Layer(key, f.name, f.type, y))
     if not chosen:
-        raise SelectionError(f"no layer of network '{network}' matches; see 'nnsurgeon list-layers {model.source}'")
+        other = f"; another network? choose with {opt('network')}" if len(model.network_names) > 1 else ""
+        raise SelectionError(f"no layer of network '{network}' matches; see 'nnsurgeon list-layers {model.source}'"
+                             f"{other}")
     return chosen
 
 
@@ -244,7 +246,7 @@ def parse_bytes(text: str) -> int:
     except ValueError:
         value = -1
     if value < 0:
-        from ..errors import OptionError, opt
+        from ..errors import OptionError
 
         raise OptionError(f"{opt('max-bytes')} '{text}': give a size such as 4G, 500M or 1000000")
     return int(value * mult)
