@@ -69,7 +69,10 @@ def _run(step: str, model: NnpModel, options: Dict) -> PassResult:
     if not isinstance(model, NnpModel):
         raise NnsurgeonError(f"{step} changes a loaded model in place: pass nnsurgeon.load(path), then "
                              "nnsurgeon.save(model, out_path)")
-    return Plan([Step(step, options)], base_dir=os.getcwd()).apply(model)[0]
+    work = model.copy()  # all or nothing: the caller's model changes only when the step succeeds
+    result = Plan([Step(step, options)], base_dir=os.getcwd()).apply(work)[0]
+    model.replace_contents(work)
+    return result
 
 
 def _step_function(step: str):
@@ -99,13 +102,15 @@ set_batch_size = _step_function("set-batch-size")
 def apply(recipe: str, model: Optional[ModelLike] = None, output: Optional[str] = None, dry_run: bool = False,
           force: bool = False):
     """Apply the recipe file ``recipe`` to ``model`` (default: the recipe's ``model:``); write ``output`` when
-    given. Returns ``(results, model, checks)`` as :func:`nnsurgeon.plan.run_plan` does.
+    given. Returns ``(results, model, checks)`` as :func:`nnsurgeon.plan.run_plan` does; raises
+    :class:`~nnsurgeon.errors.CheckFailed` when one of the recipe's expectations fails (a loaded ``model`` is then
+    left unchanged and ``output`` is not written).
 
     Example::
 
         results, model, checks = nnsurgeon.apply("recipes/ptq-8bit.yaml", "model.nnp")
     """
-    from .errors import dialect
+    from .errors import CheckFailed, dialect
     from .plan import run_plan
     from .recipe import load_recipe
 
@@ -115,11 +120,23 @@ def apply(recipe: str, model: Optional[ModelLike] = None, output: Optional[str] 
         raise NnsurgeonError(f"{recipe}: the recipe names no model; pass model=")
     with dialect("recipe"):
         if isinstance(spec, NnpModel):
-            results = r.plan().apply(spec, dry_run=dry_run)
-            if output and not dry_run:
-                write_nnp(spec, output, force=force, inputs=[recipe])
-            return results, spec, []
-        return run_plan(spec, r.plan(), output, force=force, dry_run=dry_run, expect=r.expect, inputs=[recipe])
+            from .expectations import check_expectations
+
+            work = spec.copy()
+            results = r.plan().apply(work, dry_run=dry_run)
+            checks = [] if dry_run or not r.expect else check_expectations(spec, work, r.expect, r.base_dir)
+            if not dry_run and all(c["ok"] for c in checks):
+                spec.replace_contents(work)
+                if output:
+                    write_nnp(spec, output, force=force, inputs=[recipe])
+            outcome = (results, spec, checks)
+        else:
+            outcome = run_plan(spec, r.plan(), output, force=force, dry_run=dry_run, expect=r.expect, inputs=[recipe])
+    failed = [c["check"] for c in outcome[2] if not c["ok"]]
+    if failed:
+        raise CheckFailed(f"{len(failed)} expectation(s) failed ({', '.join(failed)}); the model was not changed"
+                          + (f" and {output} was not written" if output else ""))
+    return outcome
 
 
 def compare(a: ModelLike, b: Optional[ModelLike] = None, **options):

@@ -8,24 +8,53 @@ between steps; the batch loops) call :func:`check_interrupted`, which raises aga
 the stop by at most one step or batch; it can never let an output appear.
 """
 import signal
+import sys
+import warnings
 
 _interrupted = False
+_default_unraisable = sys.unraisablehook
+_saved_filters: list = []
 
 
 def _handler(signum, frame):
     global _interrupted
     _interrupted = True
+    warnings.simplefilter("ignore")  # the command is stopping: warnings from interrupted imports are noise
     raise KeyboardInterrupt
 
 
-def install() -> None:
-    """Route SIGINT through the recording handler (the CLI calls this once)."""
+def _unraisable(info):
+    """An interrupt raised where Python cannot propagate it (a finaliser, a callback) is recorded, not printed;
+    anything else goes to Python's own hook."""
+    if _interrupted and info.exc_type is KeyboardInterrupt:
+        return
+    _default_unraisable(info)
+
+
+def install():
+    """Route SIGINT through the recording handler; returns the handler it replaced (for :func:`restore`)."""
     global _interrupted
     _interrupted = False
+    _saved_filters[:] = warnings.filters[:]
+    sys.unraisablehook = _unraisable
     try:
-        signal.signal(signal.SIGINT, _handler)
+        return signal.signal(signal.SIGINT, _handler)
     except ValueError:  # not the main thread (e.g. a test runner's worker): keep Python's default
-        pass
+        return None
+
+
+def restore(previous) -> None:
+    """Put back the handler :func:`install` replaced and forget any recorded interrupt (in-process callers:
+    a notebook or a test runner must get their Ctrl-C back)."""
+    global _interrupted
+    _interrupted = False
+    sys.unraisablehook = _default_unraisable
+    warnings.filters[:] = _saved_filters
+    if previous is not None:
+        try:
+            signal.signal(signal.SIGINT, previous)
+        except ValueError:
+            pass
 
 
 def interrupted() -> bool:

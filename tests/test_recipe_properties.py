@@ -66,7 +66,10 @@ steps = st.one_of(
                                                                           max_size=3), st.integers(2, 8)),
     st.builds(lambda t: {"remove": {"types": t}}, st.lists(st.sampled_from(TYPES), min_size=1, max_size=2)),
     st.builds(lambda t, a: {"replace": {"types": [t], "to": "LeakyReLU", "args": {"alpha": a}}},
-              st.sampled_from(["ReLU", "Tanh", "Sigmoid"]), st.floats(0.0, 0.5)),
+              st.sampled_from(["ReLU", "Tanh", "Sigmoid"]), st.one_of(st.floats(0.0, 0.5), st.sampled_from(["big", None]))),
+    st.builds(lambda a, b, n: {"rename": {"functions": {f"@Runtime/{a}": n, f"@Runtime/{b}": "other"}}},
+              st.sampled_from(["ReLU", "Affine", "Tanh"]), st.sampled_from(["Affine_1", "ReLU_1", "Sigmoid"]),
+              st.sampled_from(["other", "fresh"])),
     st.just({"fold-batchnorm": {}}),
     st.builds(lambda n: {"cut": {"names": [f"@Runtime/{n}"]}}, st.sampled_from(["ReLU", "Affine", "Tanh", "Affine_1"])),
     st.builds(lambda n: {"rename": {"variables": {n: "renamed"}}}, st.sampled_from(["y", "z", "x", "nope"])),
@@ -105,4 +108,5 @@ def test_random_recipes_on_random_networks(ops, picks, recipe):
 # What a random recipe may legitimately be refused for (anything else, e.g. a result NNabla cannot build, fails).
 REFUSALS = ["no function matches", "changes the shape", "of network 'Runtime', which the cut removes",
             "no function or variable named", "already has a variable", "straight to output",
-            "is a parameter, shared by name", "only one-output functions"]
+            "is a parameter, shared by name", "only one-output functions", "several names would become",
+            "argument 'alpha' of LeakyReLU must be a number", "already has a function"]

@@ -200,7 +200,8 @@ def test_interrupt_exits_130_and_writes_nothing(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     env = dict(os.environ, COLUMNS="80")
-    for delay in (0.6, 1.2, 1.8):
+    stopped = 0
+    for delay in (0.6, 1.0, 1.4, 1.8):
         p = subprocess.Popen([BIN, "quantize", str(tmp_path / "m.nnp"), "--after", "ReLU,Affine", "-o",
                               str(out / "q.nnp"), "--calibrate", str(_calib(tmp_path))], env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -218,6 +219,8 @@ def test_interrupt_exits_130_and_writes_nothing(tmp_path):
         assert p.returncode == 130, err.decode()
         assert err.decode().strip().splitlines() == ["Error: interrupted; nothing was written"], err.decode()
         assert files_in(out) == [], files_in(out)
+        stopped += 1
+    assert stopped >= 1  # at least one signal landed while the command worked
 
 
 def _calib(tmp_path):
@@ -295,3 +298,68 @@ def test_library_messages_speak_the_callers_language(folder):
     recipe.write_text("version: 1\nsteps:\n  - quantize: {after: [Sigmoid]}\n")
     r = run("apply", recipe, folder / "model.nnp", "-o", folder / "o.nnp")
     assert_user_error(r, "or add 'allow-empty: true'")
+
+
+# found in review
+def test_renaming_two_names_to_one_is_refused_not_a_hang(folder):
+    recipe = folder / "r.yaml"
+    recipe.write_text('version: 1\nsteps:\n  - rename: {functions: {"@Runtime/ReLU": Z, "@Runtime/ReLU_1": Z}}\n')
+    for args in (["check", recipe], ["apply", recipe, folder / "model.nnp", "-o", folder / "o.nnp"]):
+        assert_user_error(run(*args), "several names would become 'Z'")
+
+
+def test_model_names_nnabla_would_refuse(folder):
+    for name in (".nnp", "Q.NNP"):
+        r = run("quantize", folder / "model.nnp", "--after", "ReLU", "-o", folder / name)
+        assert_user_error(r, "the output name must end in .nnp (lower case, after a name)")
+    r = run("featuremaps", folder / "model.nnp", "--random", "-o", folder / "fm.npz")
+    assert_user_error(r, "this command writes a folder; give a folder name without a file extension ('.npz')")
+
+
+def test_a_marked_folder_with_the_users_files_is_not_replaced(folder):
+    out = folder / "acts"
+    assert run("extract", folder / "model.nnp", "--random", "-o", out).exit_code == 0
+    (out / "mine.txt").write_text("mine")
+    r = run("extract", folder / "model.nnp", "--random", "-o", out, "--force")
+    assert r.stderr == (f"Error: {out}: holds files nnsurgeon did not write (mine.txt); nnsurgeon never deletes them, "
+                        "even with --force: move them or choose a new folder name\n")
+    assert (out / "mine.txt").read_text() == "mine"
+    other = folder / "other"
+    other.mkdir()
+    (other / "a").write_text("a")
+    r = run("extract", folder / "model.nnp", "--random", "-o", other, "--force")
+    assert r.stderr == (f"Error: {other}: is a folder nnsurgeon did not write (no .nnsurgeon-output inside); nnsurgeon "
+                        "never deletes it, even with --force: choose a new folder name or empty it yourself\n")
+
+
+def test_example_gets_the_umask_mode(tmp_path):
+    old = os.umask(0o022)
+    try:
+        assert run("example", "chain", "-o", tmp_path / "m.nnp").exit_code == 0
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(tmp_path / "m.nnp").st_mode) == 0o644
+
+
+def test_in_process_runs_give_ctrl_c_back(folder):
+    before = signal.getsignal(signal.SIGINT)
+    assert run("list-layers", folder / "model.nnp").exit_code == 0
+    assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_python_steps_are_all_or_nothing(folder):
+    m = nnsurgeon.load(str(folder / "model.nnp"))
+    before = m.proto.SerializeToString()
+    with pytest.raises(NnsurgeonError, match="NNabla cannot build network"):
+        nnsurgeon.replace(m, types="Affine", to="Convolution")
+    assert m.proto.SerializeToString() == before
+
+
+def test_python_apply_raises_when_an_expectation_fails(folder):
+    recipe = folder / "r.yaml"
+    recipe.write_text("version: 1\nsteps:\n  - quantize: {after: [ReLU]}\nexpect:\n  counts: {MinMaxQuantize: 9}\n")
+    m = nnsurgeon.load(str(folder / "model.nnp"))
+    before = m.proto.SerializeToString()
+    with pytest.raises(nnsurgeon.errors.CheckFailed, match="count MinMaxQuantize"):
+        nnsurgeon.apply(str(recipe), m, output=str(folder / "o.nnp"))
+    assert m.proto.SerializeToString() == before and not (folder / "o.nnp").exists()

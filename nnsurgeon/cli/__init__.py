@@ -50,9 +50,9 @@ class Group(click.Group):
 
     def invoke(self, ctx):
         from ..errors import dialect
-        from ..interrupt import install, interrupted
+        from ..interrupt import install, interrupted, restore
 
-        install()
+        previous = install()
         try:
             with dialect("cli"):
                 result = super().invoke(ctx)
@@ -61,9 +61,6 @@ class Group(click.Group):
                 flush()
             if interrupted():  # an interrupt Python swallowed somewhere: still stop with 130
                 raise KeyboardInterrupt
-            import signal
-
-            signal.signal(signal.SIGINT, signal.SIG_IGN)  # the work is done: a late Ctrl-C must not undo the exit
             return result
         except NnsurgeonError as e:
             click.echo(f"Error: {e}", err=True)
@@ -78,7 +75,7 @@ class Group(click.Group):
             import signal
 
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # more Ctrl-C while exiting must not break the exit
-            click.echo("Error: interrupted; nothing was written", err=True)
+            click.echo(interrupted_message(), err=True)
             ctx.exit(130)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
@@ -92,6 +89,8 @@ class Group(click.Group):
             click.echo(f"Error: internal error ({type(e).__name__}: {e}); rerun with -v for the traceback "
                        "and report it", err=True)
             ctx.exit(3)
+        finally:
+            restore(previous)
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -111,6 +110,14 @@ def cli(ctx, verbose):
         set_verbose(True)
 
 
+def interrupted_message() -> str:
+    from ..model.output import committed
+
+    if committed:
+        return f"Error: interrupted after {', '.join(committed)} had been written whole; nothing else was written"
+    return "Error: interrupted; nothing was written"
+
+
 def main(argv=None):
     """Console entry point: Ctrl-C at any point (also while the options are parsed) exits 130."""
     from ..interrupt import install, interrupted
@@ -118,8 +125,11 @@ def main(argv=None):
     install()
     try:
         code = cli.main(args=argv, prog_name="nnsurgeon", standalone_mode=False)
+        import signal
+
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the work is done: a late Ctrl-C must not undo the exit
     except (click.exceptions.Abort, KeyboardInterrupt):
-        click.echo("Error: interrupted; nothing was written", err=True)
+        click.echo(interrupted_message(), err=True)
         code = 130
     except click.ClickException as e:
         e.show()

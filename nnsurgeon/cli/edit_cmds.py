@@ -82,6 +82,8 @@ def quantize(model, output, dry_run, fmt, force, network_format, param_format, e
 
     plan = Plan([Step("quantize", given_options("quantize", options))], base_dir=os.getcwd())
     output = output or default_output(model, ".quantized.nnp")
+    if emit and dry_run:
+        raise click.UsageError("--emit-recipe writes a file; a dry run writes nothing: drop one of them")
     if not dry_run:
         check_emit(emit, output, [model] + plan.inputs(), force)
     results, _, _ = run_plan(model, plan, output, network_format, param_format, force, dry_run)

@@ -147,19 +147,9 @@ def models(fmt):
 @click.option("--force", is_flag=True, help="Replace OUT if it exists.")
 def example(name, output, batch_size, force):
     """Write a built-in example model (built and saved by NNabla itself) to try the other commands on."""
-    import os
-    import tempfile
-
     from ..examples import build_example
-    from ..model import check_output_path
+    from ..model.output import atomic_file
 
-    check_output_path(output, "", force)
-    fd, tmp = tempfile.mkstemp(suffix=".nnp", dir=os.path.dirname(os.path.abspath(output)))
-    os.close(fd)
-    try:
+    with atomic_file(output, force=force, extensions=(".nnp",)) as tmp:
         build_example(name, tmp, batch=batch_size)
-        os.replace(tmp, output)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     click.echo(f"wrote example '{name}' to {output}", err=True)

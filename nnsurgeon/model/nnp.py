@@ -118,6 +118,13 @@ class NnpModel:
                         self.layout.version_member, dict(self.layout.sizes))
         return NnpModel(proto, params, layout, dict(self.extras), self.version, self.source)
 
+    def replace_contents(self, other: "NnpModel") -> None:
+        """Take ``other``'s definition and parameters (a successfully edited copy of this model)."""
+        self.proto.CopyFrom(other.proto)
+        self.parameters.clear()
+        self.parameters.update(other.parameters)
+        self.invalidate_views()
+
     def parameters_key(self) -> tuple:
         """Identifies the parameter values: the same arrays under the same names give the same key (caches of
         values built from the parameters follow the arrays, not the dict)."""

@@ -45,9 +45,39 @@ def _same(a: str, b: str) -> bool:
 
 
 def _inside(path: str, folder: str) -> bool:
-    """Whether ``path`` is ``folder`` or lies below it (both resolved)."""
-    p, f = os.path.realpath(path), os.path.realpath(folder)
-    return p == f or p.startswith(f.rstrip(os.sep) + os.sep)
+    """Whether ``path`` is ``folder`` or lies below it: compared by identity (device, inode) of each ancestor,
+    so symbolic links and case-insensitive file systems cannot hide it."""
+    try:
+        target = os.stat(folder)
+    except OSError:
+        return False
+    current = os.path.realpath(path)
+    while True:
+        try:
+            st = os.stat(current)
+            if (st.st_dev, st.st_ino) == (target.st_dev, target.st_ino):
+                return True
+        except OSError:
+            pass
+        parent = os.path.dirname(current)
+        if parent == current:
+            return False
+        current = parent
+
+
+_FILE_EXTENSIONS = (".nnp", ".npz", ".npy", ".onnx", ".yaml", ".yml", ".json", ".html", ".png", ".svg", ".dot",
+                    ".h5", ".zip")
+committed: list = []  # outputs renamed into place by this process (an interrupt after that is reported so)
+
+
+def _marker_lists(folder: str) -> Optional[set]:
+    """The entries nnsurgeon wrote into ``folder`` (from its marker), or None if it holds no marker."""
+    try:
+        with open(os.path.join(folder, MARKER), encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return {line[2:] for line in lines if line.startswith("- ")} | {MARKER}
 
 
 def check_output(path: str, *, inputs: Sequence[Optional[str]] = (), force: bool = False, folder: bool = False,
@@ -61,9 +91,13 @@ def check_output(path: str, *, inputs: Sequence[Optional[str]] = (), force: bool
     if not path or not path.strip():
         raise OutputError("the output path is empty; give a file name")
     path = path.rstrip("/\\") or path
-    if extensions and not folder and not path.lower().endswith(tuple(e.lower() for e in extensions)):
-        raise OutputError(f"{path}: the output name must end in {' or '.join(extensions)}; "
-                          f"e.g. {os.path.splitext(path)[0] or 'out'}{extensions[0]}")
+    stem, ext = os.path.splitext(os.path.basename(path))
+    if extensions and not folder and (ext not in extensions or not stem):
+        raise OutputError(f"{path}: the output name must end in {' or '.join(extensions)} (lower case, after a "
+                          f"name); e.g. {os.path.join(os.path.dirname(path), stem or 'out')}{extensions[0]}")
+    if folder and ext.lower() in _FILE_EXTENSIONS:
+        raise OutputError(f"{path}: this command writes a folder; give a folder name without a file extension "
+                          f"('{ext}')")
     for source in inputs:
         if not source or not os.path.exists(source):
             continue
@@ -81,15 +115,23 @@ def check_output(path: str, *, inputs: Sequence[Optional[str]] = (), force: bool
         raise OutputError(f"{path}: folder {parent} is not writable; choose another output path")
     if not os.path.lexists(path):
         return
+    if not folder and not os.path.isdir(path) and not os.path.isfile(path):
+        raise OutputError(f"{path}: exists and is not a regular file; choose another output path")
     if os.path.isdir(path) and not folder:
         raise OutputError(f"{path}: is a folder; give a file name")
     if folder and not os.path.isdir(path):
         raise OutputError(f"{path}: exists and is a file; give a folder name")
     if not force:
         raise OutputError(f"{path}: already exists; choose another path or add {opt('force')} to replace it")
-    if folder and os.listdir(path) and not os.path.exists(os.path.join(path, MARKER)):
-        raise OutputError(f"{path}: is a folder nnsurgeon did not write (no {MARKER} inside); nnsurgeon never "
-                          "deletes it, even with {opt('force')}: choose a new folder name or empty it yourself")
+    if folder and os.listdir(path):
+        ours = _marker_lists(path)
+        if ours is None:
+            raise OutputError(f"{path}: is a folder nnsurgeon did not write (no {MARKER} inside); nnsurgeon never "
+                              f"deletes it, even with {opt('force')}: choose a new folder name or empty it yourself")
+        extra = sorted(set(os.listdir(path)) - ours)
+        if extra:
+            raise OutputError(f"{path}: holds files nnsurgeon did not write ({', '.join(extra[:3])}); nnsurgeon "
+                              f"never deletes them, even with {opt('force')}: move them or choose a new folder name")
 
 
 def _temp_name(path: str) -> str:
@@ -156,7 +198,7 @@ def atomic_file(path: str, *, inputs: Sequence[Optional[str]] = (), force: bool 
     folder = os.path.dirname(os.path.abspath(path))
     mode = stat.S_IMODE(os.stat(path).st_mode) if os.path.isfile(path) else 0o666 & ~_umask()
     try:
-        fd, tmp = tempfile.mkstemp(prefix=_temp_name(path), dir=folder)
+        fd, tmp = tempfile.mkstemp(prefix=_temp_name(path), suffix=os.path.splitext(path)[1], dir=folder)
         os.close(fd)
     except OSError as e:
         raise _os_error(path, e) from None
@@ -165,6 +207,7 @@ def atomic_file(path: str, *, inputs: Sequence[Optional[str]] = (), force: bool 
         check_interrupted()
         os.chmod(tmp, mode)
         os.replace(tmp, path)
+        committed.append(path)
     except OSError as e:
         raise _os_error(path, e) from None
     finally:
@@ -198,18 +241,26 @@ def atomic_folder(path: str, *, inputs: Sequence[Optional[str]] = (), force: boo
     try:
         yield tmp
         check_interrupted()
-        if os.path.isdir(path):
+        with open(os.path.join(tmp, MARKER), "a", encoding="utf-8") as f:  # what we wrote, for a later --force
+            f.write("".join(f"- {name}\n" for name in sorted(os.listdir(tmp)) if name != MARKER))
+        if os.path.lexists(path):
+            check_output(path, inputs=inputs, force=force, folder=True)  # again: files may have appeared since
             old = tempfile.mkdtemp(prefix=_temp_name(path), dir=parent)
             os.rmdir(old)
             os.rename(path, old)
         os.rename(tmp, path)
-    except OSError as e:
-        if old and not os.path.exists(path) and os.path.isdir(old):
-            os.rename(old, path)
+        committed.append(path)
+    except BaseException as e:
+        if old and not os.path.lexists(path) and os.path.lexists(old):
+            os.rename(old, path)  # put the previous output back
             old = None
-        raise _os_error(path, e) from None
+        if isinstance(e, OSError):
+            raise _os_error(path, e) from None
+        raise
     finally:
-        if os.path.isdir(tmp):
+        if os.path.isdir(tmp) and not os.path.islink(tmp):
             shutil.rmtree(tmp, ignore_errors=True)
-        if old and os.path.isdir(old):
+        if old and os.path.islink(old):
+            os.unlink(old)
+        elif old and os.path.isdir(old):
             shutil.rmtree(old, ignore_errors=True)

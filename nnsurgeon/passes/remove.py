@@ -47,6 +47,7 @@ class Remove(Pass):
         for change in changes:
             f = net.functions[change.record["function"]]  # earlier removals rebuilt the list: the current message
             x, y = f.input[0], f.output[0]
+            change.record.update(input=x, output=y, consumers=[c.name for c, _ in net.consumers(y)])
             keep_name = change.data or not net.consumers(y)
             if keep_name and (x in net.inputs or net.is_parameter(x)):
                 raise SelectionError(

@@ -6,7 +6,7 @@ network and in the stored parameters.
 """
 from typing import List
 
-from ..errors import SelectionError
+from ..errors import OptionError, SelectionError, opt
 from ..graph.network import Network
 from .base import Change, Pass
 from .common import references
@@ -35,6 +35,14 @@ class Rename(Pass):
             raise SelectionError(f"no function or variable named {', '.join(repr(m) for m in missing)} in "
                                  f"network(s) {', '.join(nets)}; see 'nnsurgeon list-layers {model.source}'")
         return selection
+
+    def check(self, opts) -> None:
+        for kind, mapping in (("functions", opts.functions or {}), ("variables", opts.variables or {})):
+            new = list(mapping.values())
+            twice = sorted({n for n in new if new.count(n) > 1})
+            if twice:
+                raise OptionError(f"{opt(kind)}: several names would become {', '.join(repr(t) for t in twice)}; "
+                                  "every new name must be different")
 
     def match(self, model, net: Network, functions, opts, notes) -> List[Change]:
         changes = []
