@@ -100,9 +100,10 @@ set_batch_size = _step_function("set-batch-size")
 
 
 def apply(recipe: str, model: Optional[ModelLike] = None, output: Optional[str] = None, dry_run: bool = False,
-          force: bool = False):
+          force: bool = False, networks: Optional[Sequence[str]] = None):
     """Apply the recipe file ``recipe`` to ``model`` (default: the recipe's ``model:``); write ``output`` when
-    given. Returns ``(results, model, checks)`` as :func:`nnsurgeon.plan.run_plan` does; raises
+    given; ``networks`` replaces the recipe's ``networks:`` (they scope every step and expectation). Returns
+    ``(results, model, checks)`` as :func:`nnsurgeon.plan.run_plan` does; raises
     :class:`~nnsurgeon.errors.CheckFailed` when one of the recipe's expectations fails (a loaded ``model`` is then
     left unchanged and ``output`` is not written).
 
@@ -118,20 +119,26 @@ def apply(recipe: str, model: Optional[ModelLike] = None, output: Optional[str] 
     spec = model if model is not None else r.model_path()
     if spec is None:
         raise NnsurgeonError(f"{recipe}: the recipe names no model; pass model=")
+    plan = r.plan()
+    if networks:
+        from .passes.options import as_list
+
+        plan.default_networks = as_list(networks)
     with dialect("recipe"):
         if isinstance(spec, NnpModel):
             from .expectations import check_expectations
 
             work = spec.copy()
-            results = r.plan().apply(work, dry_run=dry_run)
-            checks = [] if dry_run or not r.expect else check_expectations(spec, work, r.expect, r.base_dir)
+            results = plan.apply(work, dry_run=dry_run)
+            checks = [] if dry_run or not r.expect else check_expectations(spec, work, r.expect, r.base_dir,
+                                                                          plan.default_networks)
             if not dry_run and all(c["ok"] for c in checks):
                 spec.replace_contents(work)
                 if output:
                     write_nnp(spec, output, force=force, inputs=[recipe])
             outcome = (results, spec, checks)
         else:
-            outcome = run_plan(spec, r.plan(), output, force=force, dry_run=dry_run, expect=r.expect, inputs=[recipe])
+            outcome = run_plan(spec, plan, output, force=force, dry_run=dry_run, expect=r.expect, inputs=[recipe])
     failed = [c["check"] for c in outcome[2] if not c["ok"]]
     if failed:
         raise CheckFailed(f"{len(failed)} expectation(s) failed ({', '.join(failed)}); the model was not changed"

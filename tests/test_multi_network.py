@@ -124,3 +124,21 @@ def test_apply_network_option_and_default_output(three, tmp_path):
     out = tmp_path / "model.q8.nnp"
     assert out.exists() and r.stderr.strip().endswith(f"wrote {out}")
     assert [count_type(str(out), n, "MinMaxQuantize") for n in ("Training", "Validation", "Runtime")] == [0, 1, 0]
+
+
+def test_python_apply_scopes_expectations_too(three, tmp_path):
+    """A loaded model through nnsurgeon.apply: the recipe's networks scope the counts, as on the CLI."""
+    import nnsurgeon
+
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("version: 1\nnetworks: [Runtime]\nsteps:\n  - quantize: {after: [ReLU]}\n"
+                      "expect:\n  counts: {MinMaxQuantize: 1, SoftmaxCrossEntropy: 0}\n")
+    m = nnsurgeon.load(three)
+    _, _, checks = nnsurgeon.apply(str(recipe), m)
+    assert [c["ok"] for c in checks] == [True, True]
+    m = nnsurgeon.load(three)
+    from nnsurgeon.errors import CheckFailed
+
+    with pytest.raises(CheckFailed, match=r"1 expectation\(s\) failed \(count SoftmaxCrossEntropy\)"):
+        nnsurgeon.apply(str(recipe), m, networks=["Training"])
+    assert sum(f.type == "MinMaxQuantize" for f in m.network("Training").function) == 0  # left unchanged
