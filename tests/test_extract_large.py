@@ -30,6 +30,8 @@ def test_estimate_is_what_is_written(residual, tmp_path):
 def test_over_max_bytes_is_refused_before_anything_is_written(residual, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
+    # every function of the residual example: 7 outputs of 4x8x8 plus 16 + 16 + 10 values = 1,834 float32 per
+    # sample, x 1,000 samples = 7,336,000 bytes = 7.0 MiB
     r = run("extract", residual, "--random", "--samples", "1000", "--max-bytes", "1M", "-o", out / "a.npz")
     assert_user_error(r, "would be about 7.0 MiB, over --max-bytes 1M", "--reduce mean")
     assert files_in(out) == []
