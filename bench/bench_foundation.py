@@ -203,7 +203,7 @@ def main():
                 print(f"{kind}: convert {b[1]}/{a[1]} functions = x{b[1] / a[1]:.0f} -> time x{b[4] / a[4]:.1f}")
         path = os.path.join(tmp, "conv.nnp")
         conv_model(path)
-        for method in ("minmax", "percentile"):
+        for method in ("minmax", "ema", "percentile", "mse", "entropy"):
             plain, cal = calibration(path, tmp, method)
             print(f"calibration ({method}), conv net 1x28x28, 20 batches of 64: plain forward {plain:.3f}s, "
                   f"calibration {cal:.3f}s ({cal / plain:.2f}x)", flush=True)

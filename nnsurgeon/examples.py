@@ -206,3 +206,74 @@ def _multi_network(path, batch, seed):
 
 
 EXAMPLES = sorted(list(ARCHITECTURES) + ["multi-network"])
+
+
+
+def build_deep(path: str, functions: int, batch: int = 1, seed: int = 0) -> str:
+    """A long chain of ``functions`` functions for size tests and benchmarks: blocks ``block<i>`` of five
+    Affine(8)+ReLU pairs (functions ``block<i>/fc<j>`` and ``block<i>/relu<j>``, parameters
+    ``block<i>/fc<j>/W`` and ``/b``), every second block closed by a residual Add2, until the count is
+    reached; input ``x`` (batch, 8), output ``y``. Written directly as NNabla's protobuf (one binary
+    member), because NNabla's own ``save`` takes about a minute for 10,000 functions."""
+    from nnabla.utils import nnabla_pb2
+
+    rng = np.random.RandomState(seed)
+    p = nnabla_pb2.NNablaProtoBuf()
+    net = p.network.add()
+    net.name, net.batch_size = "Runtime", batch
+
+    def variable(name, shape, kind="Buffer"):
+        v = net.variable.add()
+        v.name, v.type = name, kind
+        v.shape.dim.extend(shape)
+        return name
+
+    def function(name, type_name, inputs, param_field):
+        f = net.function.add()
+        f.name, f.type = name, type_name
+        f.input.extend(inputs)
+        f.output.append(variable(name + "_out", [batch, 8]))
+        getattr(f, param_field).SetInParent()
+        return f
+
+    h = variable("x", [batch, 8])
+    made, block = 0, 0
+    while made < functions:
+        start = h
+        for j in range(5):
+            for kind in ("fc", "relu"):
+                if made >= functions:
+                    break
+                name = f"block{block}/{kind}{j}"
+                if kind == "fc":
+                    w, b = variable(name + "/W", [8, 8], "Parameter"), variable(name + "/b", [8], "Parameter")
+                    for pname, shape in ((w, [8, 8]), (b, [8])):
+                        prm = p.parameter.add()
+                        prm.variable_name, prm.need_grad = pname, True
+                        prm.shape.dim.extend(shape)
+                        prm.data.extend((rng.randn(*shape) * 0.35).astype(np.float32).ravel().tolist())
+                    f = function(name, "Affine", [h, w, b], "affine_param")
+                    f.affine_param.base_axis = 1
+                else:
+                    f = function(name, "ReLU", [h], "relu_param")
+                h = f.output[0]
+                made += 1
+        if block % 2 and made < functions and h != start:
+            h = function(f"block{block}/add", "Add2", [h, start], "add2_param").output[0]
+            made += 1
+        block += 1
+    for v in net.variable:
+        if v.name == h:
+            v.name = "y"
+    for f in net.function:
+        f.output[:] = ["y" if o == h else o for o in f.output]
+    e = p.executor.add()
+    e.name, e.network_name = "runtime", "Runtime"
+    d = e.data_variable.add()
+    d.variable_name = d.data_name = "x"
+    o = e.output_variable.add()
+    o.variable_name = o.data_name = "y"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("nnp_version.txt", "0.1\n")
+        zf.writestr("network.protobuf", p.SerializeToString())
+    return path

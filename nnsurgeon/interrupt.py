@@ -16,10 +16,22 @@ _default_unraisable = sys.unraisablehook
 _saved_filters: list = []
 
 
+def _importing(frame) -> bool:
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
+
+
 def _handler(signum, frame):
     global _interrupted
     _interrupted = True
-    warnings.simplefilter("ignore")  # the command is stopping: warnings from interrupted imports are noise
+    warnings.simplefilter("ignore")  # the command is stopping: warnings from interrupted code are noise
+    if _importing(frame):
+        # A module half initialised (NNabla's Cython modules) can crash the process later: let the import
+        # finish; the next check_interrupted() (every batch, step and write) stops the command.
+        return
     raise KeyboardInterrupt
 
 

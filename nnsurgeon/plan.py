@@ -136,7 +136,7 @@ def run_step(model, p: Pass, opts, ctx: Optional[Context] = None) -> PassResult:
     model.invalidate_views()
     result.changed = bool(result.records)
     result.notes.extend(ctx.notes)
-    result.summary = summary_line(p, result, networks, ctx.dry_run, p.details(opts, ctx, result))
+    result.summary = summary_line(p, result, networks, ctx.dry_run, p.details(opts, ctx, result), p.noun_for(opts))
     return result
 
 

@@ -52,3 +52,14 @@ if [ ! -f "$STAMP" ] || [ pyproject.toml -nt "$STAMP" ]; then
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e '.[test]'
     touch "$STAMP"
 fi
+# The page tests drive Debian's Chromium through selenium; install it when we can (root with apt-get).
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "bootstrap: installing chromium and chromium-driver for the page tests" >&2
+        apt-get install -y -q -o DPkg::Lock::Timeout=300 chromium chromium-driver >/dev/null 2>&1 \
+            || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q -o DPkg::Lock::Timeout=300 chromium chromium-driver >/dev/null 2>&1; } \
+            || echo "bootstrap: could not install chromium; the page tests will be skipped" >&2
+    else
+        echo "bootstrap: chromium/chromedriver missing (as root: apt-get install -y chromium chromium-driver); the page tests will be skipped" >&2
+    fi
+fi

@@ -1,6 +1,5 @@
 """extract and featuremaps: arrays bit-identical to NNabla's own forward, pictures that follow activations."""
 import json
-import os
 from collections import OrderedDict
 
 import numpy as np
@@ -152,34 +151,6 @@ def _zero_channel_model(path):
         y = F.relu(c)
         save(path, {"networks": [{"name": "Runtime", "batch_size": 1, "outputs": {"y": y}, "names": {"x": x}}],
                     "executors": [{"name": "runtime", "network": "Runtime", "data": ["x"], "output": ["y"]}]})
-
-
-def test_featuremaps_grid_and_pixels_follow_activation(tmp_path):
-    model = str(tmp_path / "z.nnp")
-    _zero_channel_model(model)
-    x = np.arange(36, dtype=np.float32).reshape(1, 1, 6, 6) / 35.0  # increasing left-right, top-bottom
-    np.save(tmp_path / "x.npy", x)
-    out = tmp_path / "maps"
-    r = run("featuremaps", model, "--input", tmp_path / "x.npy", "-o", out, "--layers", "@Runtime/Convolution")
-    assert r.exit_code == 0, r.stderr
-    assert sorted(os.listdir(out)) == [".nnsurgeon-output", "Runtime_Convolution.png", "index.html"]
-    im = np.asarray(Image.open(out / "Runtime_Convolution.png"))
-    zoom = 32 // 6  # 5: documented enlargement; 3 channels -> 2 columns, 2 rows, 1-pixel gaps
-    tile = 6 * zoom
-    assert im.shape == (2 * tile + 1, 2 * tile + 1)
-    zero, pos, neg = im[:tile, :tile], im[:tile, tile + 1:], im[tile + 1:, :tile]
-    assert (zero == 0).all()  # an all-zero channel is uniform black
-    assert pos[0, 0] == 0 and pos[-1, -1] == 255 and (np.diff(pos[::zoom, ::zoom].ravel()) >= 0).all()
-    assert neg[0, 0] == 255 and neg[-1, -1] == 0
-    assert "Runtime_Convolution.png" in (out / "index.html").read_text()
-
-
-def test_featuremaps_strip_for_2d(examples, tmp_path):
-    out = tmp_path / "m"
-    r = run("featuremaps", examples[("chain", "nntxt+h5")], "--random", "-o", out, "--layers", "@Runtime/Affine")
-    assert r.exit_code == 0, r.stderr
-    im = np.asarray(Image.open(out / "Runtime_Affine.png"))
-    assert im.shape == (32, 10 * 8) and im.min() == 0 and im.max() == 255
 
 
 def test_bad_inputs(examples, tmp_path):

@@ -20,6 +20,8 @@ COMMANDS = {  # name -> (module, function): loaded on use, so --help never impor
     "compare": ("nnsurgeon.cli.compare_cmd", "compare"),
     "extract": ("nnsurgeon.cli.activation_cmds", "extract"),
     "featuremaps": ("nnsurgeon.cli.activation_cmds", "featuremaps"),
+    "report": ("nnsurgeon.cli.report_cmds", "report"),
+    "draw": ("nnsurgeon.cli.report_cmds", "draw"),
     "apply": ("nnsurgeon.cli.recipe_cmds", "apply"),
     "check": ("nnsurgeon.cli.recipe_cmds", "check"),
 }

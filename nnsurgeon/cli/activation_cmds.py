@@ -83,39 +83,46 @@ def extract(model, network, names, old_layers, types, exclude, output, reduce, m
 
 
 @click.command()
-@model_argument
+@click.argument("model", metavar="[MODEL]", required=False)
 @data_options
 @network_option(multiple=False)
 @select_options
+@click.option("--from-npz", "npz", default=None, metavar="ACTIVATIONS.npz",
+              help="Draw these (N, ...) arrays, keyed by layer (from extract, or numpy.savez elsewhere), "
+                   "instead of running MODEL.")
 @click.option("--max-channels", type=click.IntRange(min=1), default=64, show_default=True,
-              help="Tiles per picture (first channels).")
-@click.option("--sample", type=click.IntRange(min=0), default=0, show_default=True, help="Which input sample to draw.")
+              help="Tiles per picture: the first channels; for 1-D outputs the top-k values.")
+@click.option("--normalize", "norm", type=click.Choice(["channel", "layer"]), default="channel",
+              show_default=True, help="Colour range per channel (structure) or per layer (dead channels show); "
+                                      "index.html switches between both.")
+@click.option("--sample", type=click.IntRange(min=0), default=0, show_default=True,
+              help="First input sample to draw (--samples N draws N from here).")
 @click.option("-o", "--output", required=True, metavar="DIR", help="Folder for the PNGs and index.html.")
 @click.option("--context", default="cpu", show_default=True, help="NNabla context (cpu, cudnn).")
 @click.option("--force", is_flag=True, help="Replace DIR if it exists.")
-def featuremaps(model, network, names, old_layers, types, exclude, max_channels, sample, output, context, force,
-                **kwargs):
-    """Draw MODEL's activations for one input: a tile grid per 4-D output, strips for 2-D, and index.html."""
-    from ..errors import DataError
+def featuremaps(model, network, names, old_layers, types, exclude, npz, max_channels, norm, sample, output,
+                context, force, **kwargs):
+    """Draw activations: the input first, then a tile grid per layer for --samples N samples, and index.html."""
     from ..model.output import atomic_folder, check_output
-    from ..runtime.extract import run_layers
-    from ..runtime.featuremaps import write_featuremaps
+    from ..report.featuremaps import load_npz, write_featuremaps
+    from ..report.samples import model_samples, npz_samples
 
     d = pop_data(kwargs)
-    data = d["data"]
-    check_output(output, inputs=[model, data], force=force, folder=True)
-    m, net, source, chosen = _prepare(model, network, d, names_of(names, old_layers), types, exclude, context)
-    if sample >= source.count:
-        raise DataError(f"--sample {sample}: the input has {source.count} sample(s)")
-    batch = None
-    for i, b in enumerate(source.batches(1)):
-        if i == sample:
-            batch = b
-            break
-    values = next(run_layers(m, net, chosen, [batch], context))
-    with atomic_folder(output, inputs=[model, data], force=force) as tmp:
-        drawn = write_featuremaps(values, tmp, 0, max_channels)
-    output = output.rstrip("/\\") or output
+    data, samples = d["data"], d["samples"] or 1
+    if bool(npz) == bool(model):
+        raise click.UsageError("give MODEL (with --input DATA or --random) or --from-npz ACTIVATIONS.npz")
+    check_output(output, inputs=[model, data, npz], force=force, folder=True)
+    if npz:
+        arrays, available = load_npz(npz)
+        drawn_samples, inputs = npz_samples(arrays, available, sample, samples, npz), []
+        title, reads = {"activations": npz}, [npz]
+    else:
+        m, net, source, chosen = _prepare(model, network, d, names_of(names, old_layers), types, exclude, context)
+        drawn_samples, inputs = model_samples(m, net, chosen, source, sample, samples, context)
+        title, reads = {"model": model, "network": net}, [model, data]
+    with atomic_folder(output, inputs=reads, force=force) as tmp:
+        drawn = write_featuremaps(tmp, drawn_samples, inputs, max_channels, norm, title)
     flush()
-    pictures = sum(1 for d in drawn if d["file"])
-    click.echo(f"drew {pictures} layer(s) of network '{net}' into {output} (open {output}/index.html)", err=True)
+    pictures = sum(1 for d in drawn if any(d["files"].values()))
+    click.echo(f"drew {pictures} layer(s) x {len(drawn_samples)} sample(s) into {output} "
+               f"(open {output.rstrip('/')}/index.html)", err=True)

@@ -77,7 +77,11 @@ def convert(model, output, batch_size, force, network_format, param_format, emit
 @output_options
 @emit_option
 def quantize(model, output, dry_run, fmt, force, network_format, param_format, emit, **options):
-    """Insert MinMaxQuantize after matching functions of MODEL and save a new .nnp."""
+    """Insert MinMaxQuantize after matching functions of MODEL and save a new .nnp.
+
+    Also: weights (--weights), QuantizeLinear/DequantizeLinear pairs (--quant-format qdq), symmetric ranges,
+    mixed precision (--keep), fixed ranges (--range), --preset deploy; see README "Quantizing for deployment".
+    """
     from ..plan import Plan, Step, run_plan
 
     plan = Plan([Step("quantize", given_options("quantize", options))], base_dir=os.getcwd())

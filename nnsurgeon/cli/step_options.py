@@ -10,9 +10,9 @@ from ..passes import PASSES
 
 def _click_option(o):
     kwargs = {"default": None, "help": o.help, "metavar": o.metavar}
-    if o.kind in ("types", "names", "networks"):
+    if o.kind in ("types", "names", "networks", "ranges"):
         kwargs.update(multiple=True, default=())
-        kwargs["help"] = o.help + " Repeat or comma-separate."
+        kwargs["help"] = o.help + (" Repeat." if o.kind == "ranges" else " Repeat or comma-separate.")
     elif o.kind == "bool":
         return _with_idea(click.option(o.flag, *o.aliases, o.attr, is_flag=True, default=None, help=o.help), o)
     elif o.kind == "int":
@@ -23,7 +23,8 @@ def _click_option(o):
         kwargs["type"] = click.Choice(list(o.choices))
         kwargs["metavar"] = None
     if o.default not in (None, (), False):
-        kwargs["help"] += f"  [default: {o.default}]"
+        shown = ",".join(o.default) if isinstance(o.default, tuple) else o.default
+        kwargs["help"] += f"  [default: {shown}]"
     return _with_idea(click.option(o.flag, *o.aliases, o.attr, **kwargs), o)
 
 
@@ -42,7 +43,7 @@ def step_options(step: str, skip: Sequence[str] = ()):
 
     def decorate(f):
         for o in reversed(p.options):
-            if o.key in skip or o.kind in ("mapping", "str-mapping"):
+            if o.key in skip or o.kind in ("mapping", "str-mapping", "rules"):
                 continue
             if o.cli:
                 CLI_FLAGS[o.key] = o.cli
@@ -58,6 +59,11 @@ def given_options(step: str, values: Dict) -> Dict:
     for o in PASSES[step].options:
         v = values.get(o.attr)
         if v is None or v == () or v is False and o.kind == "bool":
+            continue
+        if o.kind == "ranges":  # --range NAME=LO,HI, repeated
+            from ..passes.options import parse_range_text
+
+            out[o.key] = dict(parse_range_text(t) for t in v)
             continue
         out[o.key] = list(v) if isinstance(v, tuple) else v
     return out

@@ -141,14 +141,17 @@ class Network:
         self.variables[name] = v
         return name
 
-    def insert_functions(self, placements: Dict[str, List[object]]) -> None:
+    def insert_functions(self, placements: Dict[str, List[object]],
+                         before: Optional[Dict[str, List[object]]] = None) -> None:
         """Insert new ``nnabla_pb2.Function`` messages, each list right after the function named by its key
-        (file order keeps producers before their new consumers). One pass over the list, so inserting k
-        functions into n costs O(n + k), not O(n k)."""
-        if not placements:
+        (``before``: right before it), so file order keeps producers before their new consumers. One pass over
+        the list, so inserting k functions into n costs O(n + k), not O(n k)."""
+        before = before or {}
+        if not placements and not before:
             return
         ordered = []
         for f in self.proto.function:
+            ordered.extend(before.get(f.name, ()))
             ordered.append(f)
             ordered.extend(placements.get(f.name, ()))
         self._set_functions(ordered)

@@ -85,11 +85,16 @@ class Pass:
     def count(self, result: PassResult) -> int:
         return len(result.records)
 
+    def noun_for(self, opts) -> str:
+        """What the summary counts, when it depends on the options (quantize's format)."""
+        return self.noun
 
-def summary_line(p: Pass, result: PassResult, networks: int, dry_run: bool, details: str = "") -> str:
+
+def summary_line(p: Pass, result: PassResult, networks: int, dry_run: bool, details: str = "",
+                 noun: str = "") -> str:
     verb = p.verbs[1] if dry_run else p.verbs[0]
     n = p.count(result)
-    text = f"{verb} {n} {p.noun}(s)" + (f" in {networks} network(s)" if networks > 1 else "")
+    text = f"{verb} {n} {noun or p.noun}(s)" + (f" in {networks} network(s)" if networks > 1 else "")
     if details:
         text += ", " + details
     if dry_run:

@@ -1,5 +1,5 @@
-"""fold-batchnorm: fold an inference-mode BatchNormalization into the Convolution, Deconvolution or Affine
-that feeds it.
+"""fold-batchnorm: fold an inference-mode BatchNormalization into the Convolution, DepthwiseConvolution,
+Deconvolution or Affine that feeds it.
 
 y = gamma * (W x + b - mean) / sqrt(var + eps) + beta  =  (s W) x + (b - mean) s + beta,  s = gamma / sqrt(var + eps)
 
@@ -22,12 +22,13 @@ from ..model.nnp import Parameter
 from .base import Change, Pass
 from .options import ALLOW_EMPTY, EXCLUDE, NAMES, NETWORKS
 
-PRODUCERS = ("Convolution", "Deconvolution", "Affine")
+PRODUCERS = ("Convolution", "DepthwiseConvolution", "Deconvolution", "Affine")
 
 
 class FoldBatchnorm(Pass):
     name = "fold-batchnorm"
-    help = "Fold inference-mode BatchNormalization into the Convolution, Deconvolution or Affine before it."
+    help = "Fold inference-mode BatchNormalization into the Convolution, DepthwiseConvolution, Deconvolution or " \
+           "Affine before it."
     verbs = ("folded", "would fold")
     noun = "BatchNormalization"
     prunes = True
@@ -89,6 +90,8 @@ def _why_not(model, net, bn):
 def _channel_axis(producer, ndim):
     if producer.type == "Affine":
         return producer.affine_param.base_axis
+    if producer.type == "DepthwiseConvolution":
+        return producer.depthwise_convolution_param.base_axis
     param = producer.convolution_param if producer.type == "Convolution" else producer.deconvolution_param
     return ndim - 1 if param.channel_last else param.base_axis
 
@@ -100,11 +103,9 @@ def _fold(model, net: Network, producer, bn, taken) -> None:
     b = model.parameters[producer.input[2]].data.astype(np.float64).ravel() if len(producer.input) > 2 else 0.0
     if producer.type == "Affine":  # W: (inputs..., outputs...) flattened outputs last
         w2 = w.reshape(-1, s.size) * s[None, :]
-    elif producer.type == "Convolution":
-        if producer.convolution_param.channel_last:  # W: (O, kh, kw, I/g)
-            w2 = w * s.reshape((-1,) + (1,) * (w.ndim - 1))
-        else:  # W: (O, I/g, kh, kw)
-            w2 = w * s.reshape((-1,) + (1,) * (w.ndim - 1))
+    elif producer.type in ("Convolution", "DepthwiseConvolution"):
+        # W: (O, I/g, kh, kw), channel_last (O, kh, kw, I/g), depthwise (C * multiplier, kh, kw): O on axis 0
+        w2 = w * s.reshape((-1,) + (1,) * (w.ndim - 1))
     else:  # Deconvolution W: (I, O, kh, kw) (group 1)
         w2 = w * s.reshape((1, -1) + (1,) * (w.ndim - 2))
     b2 = (b - mean) * s + beta

@@ -15,7 +15,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from ..errors import OptionError, opt
 
 # kinds: types (NNabla function type names), type (one), names (patterns), networks, str, int, number, bool,
-# path (an existing file or folder), mapping (function arguments), str-mapping, enum
+# path (an existing file or folder), mapping (function arguments), str-mapping, enum, rules (a list of
+# {name|type: ..., bits: N} mappings), ranges (a mapping tensor -> [lo, hi]; on the CLI NAME=LO,HI)
 LIST_KINDS = ("types", "names", "networks")
 INT_LIMIT = 2 ** 31 - 1
 
@@ -57,6 +58,8 @@ class Option:
         return {"types": "a function type or a list of them", "type": "a function type",
                 "names": "a name pattern or a list of them", "networks": "a network name or a list of them",
                 "str": "a string", "path": "a path to an existing file or folder", "int": "an integer" + limits,
+                "rules": "a list of {name: PATTERN, bits: N} or {type: TYPE, bits: N} mappings",
+                "ranges": "a mapping of tensor names to [low, high]",
                 "number": "a number" + limits, "bool": "true or false", "mapping": "a mapping of arguments",
                 "str-mapping": "a mapping of names to names"}[self.kind]
 
@@ -178,7 +181,77 @@ def _coerce(o: Option, value, base_dir: str, where: str):
                                                   for k, x in value.items()):
             raise _bad(o, where, value)
         return dict(value)
+    if o.kind == "rules":
+        return _coerce_rules(o, value, where)
+    if o.kind == "ranges":
+        return _coerce_ranges(o, value, where)
     raise AssertionError(f"unknown option kind {o.kind}")  # pragma: no cover - declaration bug
+
+
+def _coerce_rules(o: Option, value, where: str) -> tuple:
+    """A list of ``{name: PATTERN, bits: N}`` / ``{type: TYPE, bits: N}`` rules (precision overrides)."""
+    if not isinstance(value, (list, tuple)):
+        raise _bad(o, where, value)
+    out = []
+    for i, rule in enumerate(value):
+        at = f"{opt(o.key)}{where}, entry {i + 1}"
+        if not isinstance(rule, dict) or set(rule) - {"name", "type", "bits"} or \
+                len({"name", "type"} & set(rule)) != 1 or "bits" not in rule:
+            e = OptionError(f"{at} must be {{name: PATTERN, bits: N}} or {{type: TYPE, bits: N}}, not {rule!r}"[:300])
+            e.key = o.key
+            raise e
+        bits = rule["bits"]
+        if not isinstance(bits, int) or isinstance(bits, bool) or not 2 <= bits <= 16:
+            e = OptionError(f"{at}: bits must be an integer from 2 to 16, not {bits!r}")
+            e.key = o.key
+            raise e
+        if "type" in rule:
+            from ..graph.functions import check_type
+
+            try:
+                check_type(rule["type"] if isinstance(rule["type"], str) else "")
+            except Exception as err:
+                e = OptionError(f"{at}: {err}")
+                e.key = o.key
+                raise e from None
+        else:
+            if not isinstance(rule["name"], str) or not rule["name"]:
+                raise _bad(o, where, value)
+            from ..rules.selector import check_pattern
+
+            check_pattern(rule["name"])
+        out.append(dict(rule))
+    return tuple(out)
+
+
+def parse_range_text(text: str) -> Tuple[str, List[float]]:
+    """``"NAME=LO,HI"`` (the CLI form of one ``ranges`` entry) -> ``(NAME, [LO, HI])``."""
+    name, sep, rest = str(text).rpartition("=")
+    parts = rest.split(",")
+    try:
+        if not sep or not name or len(parts) != 2:
+            raise ValueError
+        return name, [float(parts[0]), float(parts[1])]
+    except ValueError:
+        e = OptionError(f"{opt('ranges')} takes TENSOR=LOW,HIGH (e.g. y=-4,4), not '{text}'")
+        e.key = "ranges"
+        raise e from None
+
+
+def _coerce_ranges(o: Option, value, where: str) -> Dict[str, List[float]]:
+    if not isinstance(value, dict):
+        raise _bad(o, where, value)
+    out = {}
+    for name, pair in value.items():
+        ok = isinstance(name, str) and isinstance(pair, (list, tuple)) and len(pair) == 2 and \
+            all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in pair)
+        if not ok or not pair[0] < pair[1]:
+            e = OptionError(f"{opt(o.key)}{where}: '{name}' must map to [low, high] with low < high, not {pair!r}"
+                            [:300])
+            e.key = o.key
+            raise e
+        out[name] = [float(pair[0]), float(pair[1])]
+    return out
 
 
 _CLASSES: Dict[str, type] = {}
@@ -246,7 +319,7 @@ def given(options: Sequence[Option], parsed) -> Dict:
     for o in options:
         v = getattr(parsed, o.attr)
         if v != o.default:
-            out[o.key] = list(v) if isinstance(v, tuple) else v
+            out[o.key] = [dict(x) if isinstance(x, dict) else x for x in v] if isinstance(v, tuple) else v
     return out
 
 

@@ -32,7 +32,14 @@ def _kind_schema(o: Option) -> Dict:
         "types": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
         "str": {"type": "string"}, "type": {"type": "string"}, "path": {"type": "string"},
         "int": {"type": "integer"}, "number": {"type": "number"}, "bool": {"type": "boolean"},
-        "mapping": {"type": "object"}, "str-mapping": {"type": "object", "additionalProperties": {"type": "string"}},
+        "mapping": {"type": "object"},
+        "rules": {"type": "array", "items": {"type": "object", "additionalProperties": False,
+                                             "properties": {"name": {"type": "string"}, "type": {"type": "string"},
+                                                            "bits": {"type": "integer", "minimum": 2,
+                                                                     "maximum": 16}},
+                                             "required": ["bits"]}},
+        "ranges": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "number"},
+                                                              "minItems": 2, "maxItems": 2}}, "str-mapping": {"type": "object", "additionalProperties": {"type": "string"}},
     }
     schema = dict(base.get(o.kind, base["types"]))
     if o.kind in ("int", "number"):

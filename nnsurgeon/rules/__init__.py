@@ -1,4 +1,4 @@
 """Selectors: which functions a step applies to."""
-from .selector import Selector, select, split_list
+from .selector import Selector, data_inputs, select, split_list
 
-__all__ = ["Selector", "select", "split_list"]
+__all__ = ["Selector", "data_inputs", "select", "split_list"]

@@ -135,3 +135,13 @@ def unmatched_excludes(functions: Sequence[object], exclude: Sequence[str]) -> L
         hint = f"; closest {'type' if close and close[0] in types else 'name'}: '{close[0]}'" if close else ""
         warnings.append(f"exclude '{e}' matches nothing{hint}")
     return warnings
+
+
+def data_inputs(net: Network, function) -> List[str]:
+    """The inputs of ``function`` that carry data (not parameters), in order, each once: what a step that
+    works on a function's inputs (quantize's ``before``) selects once the function itself is selected."""
+    out: List[str] = []
+    for name in function.input:
+        if not net.is_parameter(name) and name not in out:
+            out.append(name)
+    return out

@@ -49,12 +49,14 @@ class _Diff:
         cosine = 1.0 if denom == 0 and self.max_abs == 0 else (self.dot / denom if denom else 0.0)
         diffs = np.concatenate(self.abs) if self.abs else None
         nonfinite = self.nonfinite_a + self.nonfinite_b
+        noise = max(self.na - 2.0 * self.dot + self.nb, 0.0)  # sum((a - b)^2) from the same running sums
+        sqnr = None if noise == 0 or self.na == 0 else float(10.0 * np.log10(self.na / noise))
         return {"kind": kind, "name": name, "max_abs": self.max_abs,
                 "mean_abs": self.sum_abs / max(self.count, 1),
                 "median_abs": None if diffs is None or not diffs.size else float(np.median(diffs)),
                 "quantile": quantile,
                 "quantile_abs": None if diffs is None or not diffs.size else float(np.quantile(diffs, quantile)),
-                "cosine": float(cosine),
+                "cosine": float(cosine), "sqnr_db": sqnr,
                 "top1": (self.top1_same / self.top1_n) if self.top1_n else None,
                 "nonfinite": [self.nonfinite_a, self.nonfinite_b], "atol": atol,
                 "ok": (atol is None or self.violations == 0) and not (check_finite and nonfinite),
@@ -92,7 +94,8 @@ def compare_models(a, b=None, data: Optional[str] = None, random: bool = False, 
                    save_outputs: Optional[str] = None, quantile: float = 0.99, check_finite: bool = False,
                    progress_bar: bool = True, force: bool = False, inputs=()) -> Dict:
     """Statistics per output (and per common layer): max/mean/median/quantile abs difference, cosine similarity,
-    top-1 agreement for 2-D outputs; ``ok`` is False when a value breaks ``atol + rtol*|a|`` (``atol``, ``rtol``: a
+    SQNR of b against a in dB (10 log10 sum(a^2) / sum((a-b)^2); None when they are equal), top-1 agreement for
+    2-D outputs; ``ok`` is False when a value breaks ``atol + rtol*|a|`` (``atol``, ``rtol``: a
     number or ``{output: number}``) or, with ``check_finite``, when either side has NaN/Inf.
 
     ``b``: the other model, or None with ``reference`` (an .npz of outputs saved earlier with ``save_outputs``).

@@ -35,15 +35,17 @@ def variable_key(network: str, variable: str) -> str:
     return variable[len(prefix):] if variable.startswith(prefix) else variable
 
 
-def calibrate_networks(model, wanted, calibrate, named: bool):
+def calibrate_networks(model, wanted, calibrate, named: bool, grids=None):
     """Ranges ``{(network, variable): (lo, hi)}`` for ``wanted`` (``{network: [variables]}``) through the callable
     ``calibrate(model, wanted)``, and notes. When the networks were not ``named`` and the file has several, only
     the default network (:func:`data_network`) runs the data; every other network gets the range of the
     variable with the same key (:func:`variable_key`); a variable the default network lacks is calibrated in its
-    own network, and the note says so."""
+    own network, and the note says so. ``grids``: ``{(network, variable): (ql_min, ql_max)}`` for the methods
+    that need the quantization grid, passed on to ``calibrate``."""
     notes = []
+    grids = dict(grids or {})
     if named or len(model.network_names) < 2 or not wanted:
-        return calibrate(model, wanted), notes
+        return calibrate(model, wanted, grids), notes
     default, _ = data_network(model)
     own = model.view(default).variables
     keys = {variable_key(default, v): v for v in own}
@@ -53,7 +55,9 @@ def calibrate_networks(model, wanted, calibrate, named: bool):
             k = variable_key(net, v)
             if k in keys:
                 base.setdefault(keys[k])
-    ranges = calibrate(model, {default: list(base)}) if base else {}
+                if (net, v) in grids:
+                    grids.setdefault((default, keys[k]), grids[(net, v)])
+    ranges = calibrate(model, {default: list(base)}, grids) if base else {}
     out, rest, copied = {}, {}, set()
     for net, variables in wanted.items():
         for v in variables:
@@ -70,5 +74,5 @@ def calibrate_networks(model, wanted, calibrate, named: bool):
     for net, variables in rest.items():
         notes.append(f"network '{net}': {len(variables)} variable(s) not in '{default}' "
                      f"({', '.join(variables[:3])}{', ...' if len(variables) > 3 else ''}); calibrated in '{net}'")
-        out.update(calibrate(model, {net: variables}))
+        out.update(calibrate(model, {net: variables}, grids))
     return out, notes

@@ -7,6 +7,7 @@ import numpy as np
 from .._nnabla import nnabla_quiet
 from ..errors import DataError
 from ..graph.live import LiveNetwork
+from ..interrupt import check_interrupted
 from .context import get_context
 
 
@@ -63,6 +64,7 @@ class Runner:
             copy: bool = True) -> Dict[str, np.ndarray]:
         """Forward one batch; return the watched variables' values (copies, or with ``copy=False`` views that
         the next batch overwrites)."""
+        check_interrupted()
         nn = nnabla_quiet()
         n = len(next(iter(batch.values()))) if batch else None  # no data input: the network's own batch size
         live = self._graph(n)
