@@ -178,6 +178,10 @@ CHECK = [
     ("model: missing.nnp\nsteps:\n  - remove: {types: [Dropout]}\n", "2:8: 'model' names missing.nnp, which does not exist"),
     ("steps:\n  - quantize: {after: [ReLU], calibrate: nope.npz}\n", "'calibrate' in step 1 (quantize) names nope.npz, which does not exist"),
     ("steps:\n  - quantize: {after: [ReLU], names: ['re:(']}\n", "bad regular expression"),
+    ("steps:\n  - replace: {types: Convolution, args: {group: 0}}\n", "argument group=0 of Convolution must be 1 or more"),
+    ("steps:\n  - replace: {types: ReLU, to: AveragePooling, args: {kernel: [0, 0]}}\n",
+     "argument kernel=[0, 0] of AveragePooling must be 1 or more"),
+    ("steps:\n  - replace: {types: ReLU, to: Reshape, args: {shape: [-1, 99999999999]}}\n", "is out of range"),
 ]
 
 

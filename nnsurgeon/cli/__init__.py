@@ -50,6 +50,12 @@ class Group(click.Group):
         module, attr = COMMANDS[name]
         return getattr(importlib.import_module(module), attr)
 
+    def _memory_hint(self, ctx) -> str:
+        command = self.get_command(ctx, ctx.invoked_subcommand) if ctx.invoked_subcommand else None
+        if command is not None and any(p.name == "batch_size" for p in command.params):
+            return "use a smaller --batch-size"
+        return "the model or its data is too large for this machine's memory"
+
     def invoke(self, ctx):
         from ..errors import dialect
         from ..interrupt import install, interrupted, restore
@@ -82,8 +88,7 @@ class Group(click.Group):
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except MemoryError:
-            click.echo("Error: out of memory; nothing was written (try a smaller batch size where the command "
-                       "has one)", err=True)
+            click.echo(f"Error: out of memory; nothing was written; {self._memory_hint(ctx)}", err=True)
             ctx.exit(2)
         except Exception as e:  # our bug: one line, traceback only with -v
             if ctx.obj and ctx.obj.get("verbose"):

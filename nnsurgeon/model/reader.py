@@ -4,10 +4,11 @@ Definition members: ``.nntxt``/``.prototxt`` (text protobuf) or ``.protobuf`` (b
 ``.protobuf`` or inside the text definition; ``nnp_version.txt``; anything else (optimizer states, ...) is kept
 byte for byte. Parsing uses NNabla's ``nnabla_pb2`` and ``nnabla.parameter.load_parameters``.
 """
+import contextlib
 import io
 import os
-import zipfile
-import zlib
+import stat
+import sys
 from collections import OrderedDict
 
 import numpy as np
@@ -15,6 +16,7 @@ import numpy as np
 from .._nnabla import nnabla_quiet
 from ..errors import ModelError
 from .nnp import DEFINITION_FORMATS, Layout, NnpModel, Parameter
+from .safezip import inflate_limit, open_zip, read_member
 
 _DEFINITION_FIELDS = ("network", "executor", "optimizer", "monitor", "dataset")
 
@@ -28,14 +30,10 @@ def read_nnp(path: str) -> NnpModel:
         print(model.network_names)
     """
     _check_file(path)
-    try:
-        with zipfile.ZipFile(path) as zf:
-            members = [(info.filename, zf.read(info)) for info in zf.infolist() if not info.is_dir()]
-    except zipfile.BadZipFile as e:
-        raise ModelError(f"{path}: not a valid .nnp (zip) file ({e}); re-export the model or check the download") from None
-    except (zlib.error, EOFError, OSError) as e:
-        raise ModelError(f"{path}: the zip is damaged or truncated ({e}); re-export the model or download it again") from None
-    return _parse_members(path, members)
+    with open_zip(path, ModelError, ".nnp (zip)") as zf:
+        members = [(info.filename, read_member(zf, info, path, ModelError))
+                   for info in zf.infolist() if not info.is_dir()]
+    return _parse_members(path, members, inflate_limit(os.path.getsize(path)))
 
 
 def _check_file(path: str) -> None:
@@ -43,11 +41,13 @@ def _check_file(path: str) -> None:
         raise ModelError(f"{path}: no such file; check the path, or use 'nnsurgeon models' for pretrained names")
     if os.path.isdir(path):
         raise ModelError(f"{path}: is a folder, not an .nnp file; give the path of the .nnp file")
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise ModelError(f"{path}: is not a regular file (a pipe or device?); give the path of an .nnp file")
     if os.path.getsize(path) == 0:
         raise ModelError(f"{path}: the file is empty; re-export the model or download it again")
 
 
-def _parse_members(path, members) -> NnpModel:
+def _parse_members(path, members, budget: int) -> NnpModel:
     nnabla_quiet()
     from nnabla.utils import nnabla_pb2
 
@@ -68,12 +68,12 @@ def _parse_members(path, members) -> NnpModel:
                     or message.HasField("global_config"):
                 layout.definition = layout.definition or name
             if len(message.parameter):
-                layout.parameters = layout.parameters or name
-                params.update(take_parameters(message))
+                _one_parameter_member(path, layout, name)
+                params.update(take_parameters(message, f"{path}: member '{name}'"))
             combined.MergeFrom(message)
         elif ext == ".h5":
-            layout.parameters = layout.parameters or name
-            params.update(_read_h5_parameters(path, name, data))
+            _one_parameter_member(path, layout, name)
+            params.update(_read_h5_parameters(path, name, data, budget))
         else:
             extras[name] = data
     if layout.definition is None:
@@ -83,11 +83,28 @@ def _parse_members(path, members) -> NnpModel:
     return NnpModel(combined, params, layout, extras, version, source=path)
 
 
-def take_parameters(message) -> "OrderedDict[str, Parameter]":
-    """Move the ``parameter`` entries of an ``NNablaProtoBuf`` out into arrays (float32, as stored)."""
-    params = OrderedDict((p.variable_name, Parameter(
-        np.array(p.data, dtype=np.float32).reshape(tuple(p.shape.dim)), bool(p.need_grad)))
-        for p in message.parameter)
+def _one_parameter_member(path, layout, name):
+    """NNabla merges every parameter member it finds, later ones silently overriding; nnsurgeon would save only
+    one of them. Refuse a second one (``backup/parameter.h5`` beside ``parameter.h5``) rather than guess."""
+    if layout.parameters is not None and layout.parameters != name:
+        raise ModelError(f"{path}: holds parameters in two members ('{layout.parameters}' and '{name}'); "
+                         "keep one (remove the other from the zip) or re-export the model")
+    layout.parameters = name
+
+
+def take_parameters(message, where: str = "the model") -> "OrderedDict[str, Parameter]":
+    """Move the ``parameter`` entries of an ``NNablaProtoBuf`` out into arrays (float32, as stored); refuse an
+    entry whose data length is not what its shape says (``where`` names the file in the error)."""
+    params = OrderedDict()
+    for p in message.parameter:
+        dims = tuple(p.shape.dim)
+        size = 1
+        for d in dims:
+            size *= d
+        if any(d < 0 for d in dims) or size != len(p.data):
+            raise ModelError(f"{where}: parameter '{p.variable_name}' is declared {dims} but holds "
+                             f"{len(p.data)} values; re-export the model")
+        params[p.variable_name] = Parameter(np.array(p.data, dtype=np.float32).reshape(dims), bool(p.need_grad))
     message.ClearField("parameter")
     return params
 
@@ -113,28 +130,52 @@ def _parse_proto(path, name, data, ext):
         if DEFINITION_FORMATS[ext] == "nntxt":
             text_format.Merge(data.decode("utf-8"), message)
         else:
-            message.ParseFromString(data)
+            with _stderr_silenced():  # libprotobuf logs an ERROR line for bad UTF-8 before raising
+                message.ParseFromString(data)
     except (text_format.ParseError, DecodeError, UnicodeDecodeError) as e:
         raise ModelError(f"{path}: member '{name}' is not a valid NNabla {ext} file ({e}); re-export the model") from None
     return message
 
 
-def _read_h5_parameters(path, name, data) -> "OrderedDict[str, Parameter]":
+@contextlib.contextmanager
+def _stderr_silenced():
+    """Send file descriptor 2 to /dev/null for the duration: C++ libraries (libprotobuf) write there directly,
+    and the user should see nnsurgeon's one ``Error:`` line only."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no usable stderr (closed, or replaced by an object without a descriptor)
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _read_h5_parameters(path, name, data, budget: int) -> "OrderedDict[str, Parameter]":
     """Parameters of an .h5 member in NNabla's format (one dataset per parameter, attributes ``need_grad``
-    and ``index`` giving the stored order), read as NNabla's ``load_parameters`` reads them, dtype kept."""
+    and ``index`` giving the stored order), read as NNabla's ``load_parameters`` reads them, dtype kept.
+
+    Only plain datasets stored inside the member are read (see :mod:`.h5check`): external storage, virtual
+    datasets and soft or external links could otherwise pull any file on the machine into the model."""
     import h5py
 
+    from .h5check import H5Refused, plain_datasets
+
+    where = f"{path}: parameter member '{name}'"
     try:
         with h5py.File(io.BytesIO(data), "r") as hd:
-            keys = []
-
-            def collect(key, obj):
-                if isinstance(obj, h5py.Dataset):
-                    keys.append((obj.attrs.get("index", None), key))
-
-            hd.visititems(collect)
-            keys.sort(key=lambda k: (k[0] is None, k[0] if k[0] is not None else 0, k[1]))
-            return OrderedDict((key, Parameter(hd[key][...], bool(hd[key].attrs.get("need_grad", True))))
-                               for _, key in keys)
-    except (OSError, KeyError, ValueError) as e:
-        raise ModelError(f"{path}: parameter member '{name}' cannot be read ({e}); re-export the model") from None
+            entries = plain_datasets(hd, budget)
+            entries.sort(key=lambda e: (e.index is None, e.index if e.index is not None else 0, e.key))
+            return OrderedDict((e.key, Parameter(e.read(), e.need_grad)) for e in entries)
+    except H5Refused as e:
+        raise ModelError(f"{where}: {e}; nnsurgeon reads plain datasets stored in the file only") from None
+    except Exception as e:  # h5py/HDF5 raise OSError, KeyError, ValueError, RuntimeError, TypeError for damage
+        if isinstance(e, ModelError):
+            raise
+        raise ModelError(f"{where} cannot be read ({type(e).__name__}: {e}); re-export the model") from None

@@ -32,13 +32,23 @@ class Replace(Pass):
         """Arguments are checked against NNabla's table for the new type (or each selected type)."""
         if not opts.args:
             return
+        from ..model.validate import MAX_NDIM, argument_problem
+
         for type_name in ([opts.to] if opts.to else list(opts.types)):
             try:
-                check_args(type_name, opts.args)
+                args = check_args(type_name, opts.args)
             except SelectionError as e:
                 err = OptionError(f"{opt('args')}: {e}")
                 err.key = "args"
                 raise err from None
+            for name, value in args.items():
+                values = value if isinstance(value, list) else [value]
+                if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+                    problem = argument_problem(name, values, MAX_NDIM)
+                    if problem:
+                        err = OptionError(f"{opt('args')}: argument {name}={value} of {type_name} {problem}")
+                        err.key = "args"
+                        raise err
 
     def match(self, model, net: Network, functions, opts, notes) -> List[Change]:
         changes = []

@@ -2,9 +2,15 @@
 
 Only YAML's plain types are accepted (mappings, lists, strings, numbers, booleans, null): parsing uses
 PyYAML's safe loader, and any tag such as ``!!python/object`` is refused before anything is built.
+
+A recipe is untrusted text, so before the document is built its events are scanned once: at most
+``MAX_RECIPE_BYTES`` of text, no NUL byte, nesting at most ``MAX_DEPTH`` deep, at most ``MAX_VALUES`` values once
+aliases are expanded (a "billion laughs" alias bomb is refused), no alias inside its own anchor, and at most
+``MAX_STEPS`` steps.
 """
 import difflib
 import os
+import stat
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
@@ -17,6 +23,11 @@ from ..passes.options import given, parse_options
 from ..plan import Plan, Step, parse_step
 from . import spec
 
+MAX_RECIPE_BYTES = 1 << 20
+MAX_DEPTH = 64
+MAX_VALUES = 100_000
+MAX_STEPS = 10_000
+_FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser when present: same events
 _PLAIN = {"tag:yaml.org,2002:" + t for t in ("str", "int", "float", "bool", "null", "seq", "map")}
 
 
@@ -57,8 +68,10 @@ def load_recipe(path: str) -> Recipe:
         print([s.name for s in recipe.steps])
     """
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would block the read for ever
+            raise RecipeError(f"{path}: is not a regular file (a pipe or device?); give a .yaml file")
         with open(path, encoding="utf-8") as f:
-            text = f.read()
+            text = f.read(MAX_RECIPE_BYTES + 1)
     except FileNotFoundError:
         raise RecipeError(f"{path}: no such recipe file") from None
     except (OSError, UnicodeDecodeError) as e:
@@ -68,12 +81,16 @@ def load_recipe(path: str) -> Recipe:
 
 def parse_recipe(text: str, path: str = "<recipe>") -> Recipe:
     """Validate recipe ``text`` (``path`` names it in errors and anchors relative paths)."""
-    loader = yaml.SafeLoader(text)
+    _check_text(text, path)
+    loader = None
     try:
+        _scan_events(text, path)
+        loader = yaml.SafeLoader(text)
         node = loader.get_single_node()
         if node is None:
             raise RecipeError(f"{path}:1:1: the recipe is empty; it needs 'version: 1' and 'steps'")
         _check_tags(node, path)
+        _check_step_count(node, path)
         data = loader.construct_document(node)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
@@ -82,8 +99,84 @@ def parse_recipe(text: str, path: str = "<recipe>") -> Recipe:
     except yaml.YAMLError as e:
         raise RecipeError(f"{path}: malformed YAML ({e})") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return _Validator(path).recipe(node, data)
+
+
+def _check_text(text: str, path: str) -> None:
+    if len(text) > MAX_RECIPE_BYTES:
+        raise RecipeError(f"{path}: the recipe is larger than {MAX_RECIPE_BYTES:,} characters; recipes are short "
+                          "lists of steps, split it or check that this is the right file")
+    nul = text.find("\x00")
+    if nul >= 0:
+        line = text.count("\n", 0, nul) + 1
+        column = nul - (text.rfind("\n", 0, nul) + 1) + 1
+        raise RecipeError(f"{path}:{line}:{column}: the recipe holds a NUL byte; is this a text file?")
+
+
+def _scan_events(text: str, path: str) -> None:
+    """One pass over the YAML events (the parsers are iterative, so deep nesting cannot overflow the stack
+    here): refuse deep nesting, recursive aliases, and documents that expand past ``MAX_VALUES``. libyaml's
+    parser is used when present (fast on a big bomb); on malformed text the pass is redone with PyYAML's own
+    parser, whose events up to the error are exactly what the composer below will see."""
+    try:
+        _scan(yaml.parse(text, Loader=_FAST_LOADER), path)
+    except yaml.YAMLError:
+        try:
+            _scan(yaml.parse(text, Loader=yaml.SafeLoader), path)
+        except yaml.YAMLError:
+            return  # malformed: the composer reports it, where and as PyYAML says it
+
+
+def _scan(events, path: str) -> None:
+    sizes = {}  # anchor -> values its node expands to
+    open_anchors = set()
+    stack = []  # [anchor, values so far] per open collection
+
+    def where(event):
+        return f"{path}:{event.start_mark.line + 1}:{event.start_mark.column + 1}"
+
+    def add(size, event):
+        if stack:
+            stack[-1][1] += size
+        if max(size, stack[-1][1] if stack else 0) > MAX_VALUES:
+            raise RecipeError(f"{where(event)}: the recipe expands to more than {MAX_VALUES:,} values once its "
+                              "aliases are expanded (a YAML alias bomb?); recipes need far fewer")
+
+    for event in events:
+        if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            if len(stack) >= MAX_DEPTH:
+                raise RecipeError(f"{where(event)}: the recipe is nested more than {MAX_DEPTH} levels deep; "
+                                  "recipes need a few")
+            stack.append([event.anchor, 1])
+            if event.anchor:
+                open_anchors.add(event.anchor)
+        elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+            anchor, size = stack.pop()
+            if anchor:
+                sizes[anchor] = size
+                open_anchors.discard(anchor)
+            add(size, event)
+        elif isinstance(event, yaml.ScalarEvent):
+            if event.anchor:
+                sizes[event.anchor] = 1
+            add(1, event)
+        elif isinstance(event, yaml.AliasEvent):
+            if event.anchor in open_anchors:
+                raise RecipeError(f"{where(event)}: recursive alias '*{event.anchor}' (used inside its own "
+                                  "anchor); recipes cannot refer to themselves")
+            add(sizes.get(event.anchor, 1), event)
+
+
+def _check_step_count(node, path: str) -> None:
+    if not isinstance(node, yaml.MappingNode):
+        return
+    for key, value in node.value:
+        if key.value == "steps" and isinstance(value, yaml.SequenceNode) and len(value.value) > MAX_STEPS:
+            m = value.start_mark
+            raise RecipeError(f"{path}:{m.line + 1}:{m.column + 1}: the recipe has {len(value.value):,} steps, "
+                              f"more than the {MAX_STEPS:,} nnsurgeon runs; split it")
 
 
 def _check_tags(node, path):

@@ -3,6 +3,7 @@ them; checked against the network's inputs and streamed in batches so memory doe
 """
 import difflib
 import os
+import stat
 from typing import Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
@@ -33,6 +34,9 @@ class DataSource:
                 raise DataError(f"{path}: folder holds no .npy or .npz files")
         else:
             files = [path]
+        for f in files:
+            if not stat.S_ISREG(os.stat(f).st_mode):  # a FIFO or device would block or never end
+                raise DataError(f"{f}: is not a regular file (a pipe or device?); give a .npy or .npz file")
         self.files = files
         self.notes: List[str] = []
         self.count = sum(self._arrays(f, check=True)[1] for f in files)
@@ -49,6 +53,7 @@ class DataSource:
                         f"{', '.join(self.shapes)}: give an .npz keyed by input name")
                 arrays = {next(iter(self.shapes)): arr}
             elif path.endswith(".npz"):
+                _check_npz(path)
                 npz = np.load(path, allow_pickle=False)
                 arrays = {k: npz[k] for k in npz.files}
             else:
@@ -57,6 +62,8 @@ class DataSource:
             raise
         except (ValueError, OSError, EOFError) as e:
             raise DataError(f"{path}: cannot read as numpy data ({e})") from None
+        except Exception as e:  # zipfile/zlib errors on a damaged .npz member
+            raise DataError(f"{path}: cannot read as numpy data ({type(e).__name__}: {e})") from None
         if len(arrays) == 1 and len(self.shapes) == 1 and next(iter(arrays)) not in self.shapes \
                 and next(iter(arrays)) in ("arr_0", "x", "data"):
             arrays = {next(iter(self.shapes)): next(iter(arrays.values()))}
@@ -121,15 +128,16 @@ class _NpyRows:
 
     def __init__(self, path: str):
         with open(path, "rb") as f:
-            version = np.lib.format.read_magic(f)
-            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
-                np.lib.format.read_array_header_2_0
-            shape, fortran, dtype = read_header(f)
+            shape, fortran, dtype = _npy_header(f)
             self.offset = f.tell()
         if fortran or dtype.hasobject or len(shape) == 0:
             raise DataError(f"{path}: give a C-order numeric array with a batch dimension (as np.save writes it)")
         self.path, self.shape, self.dtype = path, tuple(shape), dtype
-        self.row = int(np.prod(self.shape[1:], dtype=np.int64)) if len(self.shape) > 1 else 1
+        self.row = int(np.prod(self.shape[1:], dtype=object)) if len(self.shape) > 1 else 1
+        needed = self.offset + self.shape[0] * self.row * dtype.itemsize
+        if os.path.getsize(path) < needed:
+            raise DataError(f"{path}: the file is truncated: its header declares {self.shape} ({needed:,} bytes) "
+                            f"but it holds {os.path.getsize(path):,} bytes; write it again with np.save")
 
     def __getitem__(self, rows: slice) -> np.ndarray:
         start, stop, _ = rows.indices(self.shape[0])
@@ -137,6 +145,31 @@ class _NpyRows:
             f.seek(self.offset + start * self.row * self.dtype.itemsize)
             data = np.fromfile(f, dtype=self.dtype, count=(stop - start) * self.row)
         return data.reshape((stop - start,) + self.shape[1:])
+
+
+def _npy_header(f):
+    """(shape, fortran_order, dtype) from an open .npy stream, as numpy's own reader parses them."""
+    version = np.lib.format.read_magic(f)
+    read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+        np.lib.format.read_array_header_2_0
+    return read_header(f)
+
+
+def _check_npz(path: str) -> None:
+    """Refuse an .npz whose members would inflate past the zip limits (see ``nnsurgeon.model.safezip``) or
+    whose arrays declare more bytes than their member holds (numpy would allocate the declared size first)."""
+    from ..model.safezip import open_zip
+
+    with open_zip(path, DataError, ".npz") as zf:
+        for info in zf.infolist():
+            if not info.filename.endswith(".npy"):
+                continue
+            with zf.open(info) as member:
+                shape, _, dtype = _npy_header(member)
+                declared = int(np.prod(shape, dtype=object)) * dtype.itemsize
+            if declared > info.file_size:
+                raise DataError(f"{path}: array '{info.filename[:-4]}' declares {tuple(shape)} ({declared:,} bytes) "
+                                f"but its member holds {info.file_size:,} bytes; the file is damaged")
 
 
 def _take(pending: List[Batch], n: int):
@@ -234,6 +267,8 @@ def open_source(data: Optional[str], shapes: Dict[str, Tuple[int, ...]], random:
 
     if data is None:
         raise DataError(f"give {opt('input', 'DATA')} or {opt('random', 'true')}")
+    if os.path.exists(data) and not os.path.isdir(data) and not stat.S_ISREG(os.stat(data).st_mode):
+        raise DataError(f"{data}: is not a regular file (a pipe or device?); give a .npy, .npz, an image or a folder")
     if os.path.exists(data) and is_image_input(data):
         return ImageSource(data, shapes, size, scale, mean, std)
     return DataSource(data, shapes)
