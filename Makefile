@@ -24,7 +24,7 @@ test: setup lint
 	$(BIN)/python -m pytest
 
 bench: setup
-	$(BIN)/python bench/bench_foundation.py
+	$(BIN)/python bench/bench_speed.py
 
 clean:
 	rm -rf $(VENV) build .pytest_cache

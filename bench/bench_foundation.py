@@ -114,8 +114,8 @@ def ours_convert(path, out):
 
 def ours_quantize(path, out, split=None):
     """load -> quantize after ReLU,Affine -> save; ``split`` collects (load, pass, save) seconds."""
+    from nnsurgeon.api import quantize
     from nnsurgeon.model import load_model, write_nnp
-    from nnsurgeon.passes.quantize import quantize
 
     t0 = time.perf_counter()
     m = load_model(path)

@@ -33,6 +33,7 @@ _API = {
     "apply": ("nnsurgeon.api", "apply"),
     "compare": ("nnsurgeon.api", "compare"),
     "extract": ("nnsurgeon.api", "extract"),
+    "export": ("nnsurgeon.api", "export"),
     "quantize_graph": ("nnsurgeon.api", "quantize_graph"),
     "NnsurgeonError": ("nnsurgeon.errors", "NnsurgeonError"),
 }

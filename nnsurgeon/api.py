@@ -229,3 +229,36 @@ def quantize_graph(outputs, after: Sequence[str], **options) -> List[Dict]:
     from .graph.live_rewrite import quantize_graph as run
 
     return run(outputs, after, **options)
+
+
+def export(model: ModelLike, output: str, network: Optional[str] = None, executor: Optional[str] = None,
+           opset: Optional[int] = None, batch_size: Optional[int] = None, check: bool = True,
+           data: Optional[str] = None, samples: int = 8, seed: int = 0, atol: Optional[float] = None,
+           rtol: Optional[float] = None, symmetric: bool = False, keep_failed: bool = False, force: bool = False,
+           context: str = "cpu") -> Dict:
+    """Write one network of ``model`` as ONNX to ``output`` and (``check``) run it with onnxruntime and NNabla
+    on the same inputs (``data``, else ``samples`` seeded random ones). A check outside ``atol``/``rtol``
+    (defaults: :mod:`nnsurgeon.runtime.onnx_check`) raises :class:`~nnsurgeon.errors.CheckFailed` (with the
+    report as ``.report``) and leaves nothing written unless ``keep_failed``. Returns the report. The same
+    function runs the recipe step ``export``.
+
+    Example::
+
+        report = nnsurgeon.export("model.q.nnp", "model.q.onnx", opset=13)
+        print(report["summary"])
+    """
+    from .model.onnx_support import require_onnx
+    from .model.output import check_output
+    from .runtime.onnx_check import export_checked
+
+    require_onnx()
+    model = os.fspath(model) if isinstance(model, os.PathLike) else model
+    output = os.fspath(output)
+    data = os.fspath(data) if data is not None else None
+    inputs = [x for x in (model if isinstance(model, str) else None, data) if x]
+    check_output(output, inputs=inputs + ([] if isinstance(model, str) else [model.source]), force=force,
+                 extensions=(".onnx",))
+    return export_checked(load(model), output, network=network, executor=executor, opset=opset,
+                          batch_size=batch_size, check=check, data=data, samples=samples, seed=seed, atol=atol,
+                          rtol=rtol, symmetric=symmetric, keep_failed=keep_failed, force=force, context=context,
+                          inputs=inputs)

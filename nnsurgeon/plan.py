@@ -153,7 +153,7 @@ def check_buildable(model, networks: Sequence[str], steps: Sequence[str] = ()) -
     for name in networks:
         check_interrupted()
         try:
-            LiveNetwork(model, name)
+            LiveNetwork(model, name, values=False)  # built and shape-checked; no parameter copied
         except ModelError as e:
             after = f" after steps {', '.join(steps)}" if steps else ""
             raise ModelError(f"NNabla cannot build network '{name}' of the result{after} ({e.detail}); "

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Create .venv/ with a Python 3.8-3.10 interpreter (NNabla 1.39 has wheels for those only) and install
-# nnsurgeon with its test extras. Idempotent: does nothing when .venv is current.
+# nnsurgeon with its test and ONNX extras (NNabla's ONNX converter without its TensorFlow requirements). Idempotent: does nothing when .venv is current.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=.venv
@@ -49,7 +49,9 @@ fi
 if [ ! -f "$STAMP" ] || [ pyproject.toml -nt "$STAMP" ]; then
     echo "bootstrap: installing nnsurgeon and its dependencies into $VENV" >&2
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e '.[test]'
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e '.[test,onnx]'
+    # NNabla's ONNX converter classes need only onnx; the package's own requirements pull in TensorFlow.
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps nnabla-converter==1.39.0
     touch "$STAMP"
 fi
 # The page tests drive Debian's Chromium through selenium; install it when we can (root with apt-get).

@@ -113,3 +113,30 @@ def test_info(examples):
     text = run("info", examples[("multi-network", "nntxt+h5")]).stdout
     assert "executors:" in text and "optimizers:" in text
     assert "function types (counted over network(s) Training, Validation, Runtime): Affine 6," in text
+
+
+@pytest.mark.parametrize("name,layout", [(n, lay) for n in ["chain", "residual", "multi-output", "zoo"]
+                                         for lay in ["nntxt+h5", "protobuf"]] + [("multi-network", "nntxt+h5")])
+def test_rows_from_stored_shapes_equal_rows_from_nnablas_graph(examples, name, layout, monkeypatch):
+    """list-layers reads shapes from the file where it states them; every row equals the row computed from
+    the graph NNabla builds (order, shapes, arguments such as Reshape's batch dimension)."""
+    from nnsurgeon.graph import layers
+    from nnsurgeon.graph.live import static_network
+    from nnsurgeon.model import load_model
+
+    model = load_model(examples[(name, layout)])
+    assert static_network(model, "Runtime") is not None  # the fast path is taken
+    fast = layers.layer_rows(model)
+    monkeypatch.setattr(layers, "static_network", lambda *args, **kwargs: None)
+    assert fast == layers.layer_rows(model)
+
+
+def test_other_batch_size_goes_through_nnabla(examples):
+    from nnsurgeon.graph.layers import layer_rows
+    from nnsurgeon.graph.live import static_network
+    from nnsurgeon.model import load_model
+
+    model = load_model(examples[("zoo", "nntxt+h5")])
+    assert static_network(model, "Runtime", batch_size=5) is None
+    reshape = [r for r in layer_rows(model, "Runtime", batch_size=5) if r["type"] == "Reshape"][0]
+    assert reshape["args"]["shape"][0] == 5 and reshape["outputs"][0]["shape"][0] == 5

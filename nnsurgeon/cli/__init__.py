@@ -3,6 +3,7 @@
 Exit codes: 0 success, 1 a check failed (compare thresholds, expectations), 2 bad input or usage,
 3 internal error, 130 interrupted (Ctrl-C; nothing written).
 """
+import logging
 import sys
 
 import click
@@ -24,6 +25,7 @@ COMMANDS = {  # name -> (module, function): loaded on use, so --help never impor
     "draw": ("nnsurgeon.cli.report_cmds", "draw"),
     "apply": ("nnsurgeon.cli.recipe_cmds", "apply"),
     "check": ("nnsurgeon.cli.recipe_cmds", "check"),
+    "export": ("nnsurgeon.cli.export_cmd", "export"),
 }
 
 
@@ -107,14 +109,29 @@ class Group(click.Group):
 def cli(ctx, verbose):
     """Graph surgery for NNabla .nnp models.
 
-    MODEL is a path to an .nnp file or a pretrained name such as nnabla.models:imagenet/MobileNet
-    (see 'nnsurgeon models').
+    MODEL is a path to an .nnp file, an .onnx file (converted in memory and checked against onnxruntime)
+    or a pretrained name such as nnabla.models:imagenet/MobileNet (see 'nnsurgeon models').
     """
     ctx.obj = {"verbose": verbose}
+    _show_notes(verbose)
     if verbose:
         from .._nnabla import set_verbose
 
         set_verbose(True)
+
+
+class _NoteHandler(logging.Handler):
+    """The library's warnings (``nnsurgeon`` logger) as ``note:`` lines on stderr; with -v its info too."""
+
+    def emit(self, record):
+        click.echo(f"note: {record.getMessage()}", err=True)
+
+
+def _show_notes(verbose: bool) -> None:
+    log = logging.getLogger("nnsurgeon")
+    log.handlers = [h for h in log.handlers if not isinstance(h, _NoteHandler)] + [_NoteHandler()]
+    log.setLevel(logging.INFO if verbose else logging.WARNING)
+    log.propagate = False
 
 
 def interrupted_message() -> str:

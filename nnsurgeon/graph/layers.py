@@ -1,7 +1,11 @@
-"""The rows of ``list-layers``: one per function, in forward order, as NNabla builds the network."""
+"""The rows of ``list-layers``: one per function, in forward order, as NNabla builds the network.
+
+Shapes come from the file where it states them (:func:`~nnsurgeon.graph.live.static_network`): building
+NNabla's graph costs about 1 ms per function, reading the stored shapes next to nothing. A changed batch size
+or a shape the file leaves open goes through NNabla's own shape inference (:class:`LiveNetwork`)."""
 from typing import Dict, List, Optional
 
-from .live import LiveNetwork
+from .live import LiveNetwork, static_network
 
 
 def layer_rows(model, network: Optional[str] = None, batch_size: Optional[int] = None) -> List[Dict]:
@@ -16,7 +20,8 @@ def layer_rows(model, network: Optional[str] = None, batch_size: Optional[int] =
     names = [network] if network else model.network_names
     rows = []
     for net_name in names:
-        live = LiveNetwork(model, net_name, batch_size=batch_size)
+        # the file's stored shapes where they give what NNabla computes; NNabla's graph otherwise
+        live = static_network(model, net_name, batch_size) or LiveNetwork(model, net_name, batch_size=batch_size)
         kinds = {v.name: v.type for v in model.network(net_name).variable}
         for index, pf in enumerate(live.functions):
             inputs, params = [], []

@@ -9,7 +9,9 @@ __all__ = ["Layout", "NnpModel", "Parameter", "load_model", "read_nnp", "write_n
 
 
 def load_model(spec: str) -> NnpModel:
-    """Load MODEL: a path to an .nnp, or ``nnabla.models:CATEGORY/NAME``; validated.
+    """Load MODEL: a path to an .nnp, an .onnx (converted in memory with NNabla's importer and checked against
+    onnxruntime on random inputs: a conversion that changes the numbers is an error), or
+    ``nnabla.models:CATEGORY/NAME``; validated.
 
     Example::
 
@@ -20,7 +22,25 @@ def load_model(spec: str) -> NnpModel:
 
         model = read_nnp(fetch(spec))
         model.source = spec
+    elif spec.lower().endswith(".onnx"):
+        return _load_onnx(spec)
     else:
         model = read_nnp(spec)
     validate(model)
+    return model
+
+
+def _load_onnx(path: str) -> NnpModel:
+    import logging
+
+    from ..runtime.onnx_check import check_import  # the one upward import: the check runs both models
+    from .onnx_import import convert_onnx, load_onnx_proto
+
+    notes = []
+    original = load_onnx_proto(path)
+    model = convert_onnx(original, path, notes)
+    validate(model)
+    notes += check_import(original, model, path)
+    for note in notes:
+        logging.getLogger("nnsurgeon").info(note)
     return model

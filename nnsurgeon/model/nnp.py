@@ -32,6 +32,8 @@ class Layout:
     parameters: Optional[str] = None
     version_member: Optional[str] = "nnp_version.txt"
     sizes: Dict[str, int] = field(default_factory=dict)  # member name -> uncompressed bytes, as read
+    # member name -> zip compression (zipfile.ZIP_STORED, ZIP_DEFLATED, ...), as read; the writer keeps it
+    compression: Dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -115,7 +117,7 @@ class NnpModel:
         proto.CopyFrom(self.proto)
         params = OrderedDict((k, Parameter(v.data, v.need_grad)) for k, v in self.parameters.items())
         layout = Layout(list(self.layout.members), self.layout.definition, self.layout.parameters,
-                        self.layout.version_member, dict(self.layout.sizes))
+                        self.layout.version_member, dict(self.layout.sizes), dict(self.layout.compression))
         return NnpModel(proto, params, layout, dict(self.extras), self.version, self.source)
 
     def replace_contents(self, other: "NnpModel") -> None:

@@ -33,7 +33,10 @@ def read_nnp(path: str) -> NnpModel:
     with open_zip(path, ModelError, ".nnp (zip)") as zf:
         members = [(info.filename, read_member(zf, info, path, ModelError))
                    for info in zf.infolist() if not info.is_dir()]
-    return _parse_members(path, members, inflate_limit(os.path.getsize(path)))
+        compression = {info.filename: info.compress_type for info in zf.infolist()}
+    model = _parse_members(path, members, inflate_limit(os.path.getsize(path)))
+    model.layout.compression = compression  # the writer keeps each member's compression
+    return model
 
 
 def _check_file(path: str) -> None:

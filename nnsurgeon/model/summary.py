@@ -27,7 +27,7 @@ def summarize(model) -> Dict:
     return {
         "file": model.source,
         "nnp_version": model.version.strip(),
-        "members": [{"name": n, "bytes": model.layout.sizes.get(n, 0)} for n in model.layout.members],
+        "members": _members(model),
         "networks": networks,
         "executors": [{"name": e.name, "network": e.network_name,
                        "data": [d.variable_name for d in e.data_variable],
@@ -45,3 +45,13 @@ def summarize(model) -> Dict:
                        "bytes": model.parameter_bytes()},
         "function_types": dict(sorted(types.items(), key=lambda kv: (-kv[1], kv[0]))),
     }
+
+
+def _members(model):
+    """The zip's members; for an ONNX file (converted in memory), the file itself."""
+    import os
+
+    if model.source.lower().endswith(".onnx") and os.path.isfile(model.source):
+        return [{"name": os.path.basename(model.source) + " (ONNX, converted in memory)",
+                 "bytes": os.path.getsize(model.source)}]
+    return [{"name": n, "bytes": model.layout.sizes.get(n, 0)} for n in model.layout.members]

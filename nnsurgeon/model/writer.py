@@ -3,11 +3,12 @@
 The zip is written to a temporary file beside the target, read back and checked, then renamed over the
 target: the output appears whole or not at all, and the input is never touched.
 """
-import io
 import os
 import zipfile
 from collections import OrderedDict
-from typing import Optional, Sequence
+from typing import Dict, Optional, Sequence
+
+import numpy as np
 
 from ..errors import ModelError, OutputError
 from .nnp import NnpModel
@@ -29,12 +30,31 @@ def write_nnp(model: NnpModel, path: str, network_format: Optional[str] = None,
     from .output import atomic_file
 
     members = _render_members(model, network_format, param_format)
+    compression = _compression(model.layout, list(members))
     with atomic_file(path, inputs=[model.source] + list(inputs), force=force, extensions=(".nnp",)) as tmp:
-        with open(tmp, "wb") as f, zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as zf:
+        with open(tmp, "wb") as f, zipfile.ZipFile(f, "w") as zf:
             for name, data in members.items():
-                zf.writestr(name, data)
+                zf.writestr(name, data, compress_type=compression[name])
         _verify(tmp, members, path, model)
     return path
+
+
+def _compression(layout, names: Sequence[str]) -> Dict[str, int]:
+    """Each member's zip compression: as the input held it (Stored stays Stored, Deflate stays Deflate); a
+    member renamed by a format change keeps the compression of the member it replaces; a new member follows
+    the input's definition member; a model that was never a file gets Deflate."""
+    had = layout.compression
+    default = had.get(layout.definition, zipfile.ZIP_DEFLATED) if had else zipfile.ZIP_DEFLATED
+    stems = {os.path.splitext(n)[0]: n for n in layout.members}
+    out = {}
+    for name in names:
+        if name in had:
+            out[name] = had[name]
+        elif os.path.splitext(name)[0] in stems and stems[os.path.splitext(name)[0]] in had:
+            out[name] = had[stems[os.path.splitext(name)[0]]]
+        else:
+            out[name] = default
+    return out
 
 
 def check_output_path(path: str, source: str = "", force: bool = False) -> None:
@@ -107,87 +127,176 @@ def _default_version() -> str:
 
 
 def _proto_with_parameters(model: NnpModel, include_definition: bool):
+    """The definition (or an empty message) with the parameters added as ``parameter`` entries (for nntxt)."""
     from nnabla.utils import nnabla_pb2
 
     proto = nnabla_pb2.NNablaProtoBuf()
     if include_definition:
         proto.CopyFrom(model.proto)
-    for name, p in model.parameters.items():
-        message = proto.parameter.add()
-        message.variable_name = name
-        message.shape.dim.extend(p.data.shape)
-        message.data.extend(p.data.ravel().tolist())
-        message.need_grad = p.need_grad
+    if model.parameters:
+        proto.MergeFromString(_parameter_messages(model))
     return proto
 
 
 def _definition_bytes(model: NnpModel, name: str, with_parameters: bool) -> bytes:
-    proto = _proto_with_parameters(model, True) if with_parameters else model.proto
     if name.endswith(".protobuf"):
-        return proto.SerializeToString()
+        if not with_parameters or not model.parameters:
+            return model.proto.SerializeToString()
+        return _with_parameter_field(model.proto, _parameter_messages(model))
     from google.protobuf import text_format
 
+    proto = _proto_with_parameters(model, True) if with_parameters else model.proto
     return text_format.MessageToString(proto).encode("utf-8")
+
+
+def _with_parameter_field(proto, parameters: bytes) -> bytes:
+    """``proto`` serialised with the ``parameter`` entries (already encoded) in field-number order, the bytes
+    ``SerializeToString`` gives for the merged message, without building it."""
+    number = proto.DESCRIPTOR.fields_by_name["parameter"].number
+    low, high = type(proto)(), type(proto)()
+    for field, value in proto.ListFields():
+        target = low if field.number < number else high
+        if field.label == field.LABEL_REPEATED:
+            getattr(target, field.name).extend(value)
+        elif field.message_type is not None:
+            getattr(target, field.name).CopyFrom(value)
+        else:
+            setattr(target, field.name, value)
+    return low.SerializeToString() + parameters + high.SerializeToString()
 
 
 def _parameter_bytes(model: NnpModel, name: str) -> bytes:
     if name.endswith(".protobuf"):
-        return _proto_with_parameters(model, False).SerializeToString()
+        return _parameter_messages(model)
     return _h5_bytes(model)
+
+
+def _varint(n: int) -> bytes:
+    n &= (1 << 64) - 1  # negative int64 values take ten bytes, as protobuf writes them
+    out = bytearray()
+    while True:
+        bits = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(bits | 0x80)
+        else:
+            out.append(bits)
+            return bytes(out)
+
+
+def _field(number: int, payload: bytes) -> bytes:
+    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+
+def _parameter_messages(model: NnpModel) -> bytes:
+    """The parameters as the ``parameter`` field of an ``NNablaProtoBuf`` (serialised bytes), encoded from the
+    arrays' buffers: ``repeated float data`` is packed little-endian float32, so no element becomes a Python
+    float (``data.extend(array.tolist())`` took seconds on a ResNet)."""
+    from nnabla.utils import nnabla_pb2
+
+    fields = nnabla_pb2.Parameter.DESCRIPTOR.fields_by_name
+    top = nnabla_pb2.NNablaProtoBuf.DESCRIPTOR.fields_by_name["parameter"].number
+    n_name, n_shape, n_data = fields["variable_name"].number, fields["shape"].number, fields["data"].number
+    need_grad_tag = _varint(fields["need_grad"].number << 3) + b"\x01"
+    n_dim = nnabla_pb2.Shape.DESCRIPTOR.fields_by_name["dim"].number
+    out = []
+    for key, p in model.parameters.items():
+        parts = [_field(n_name, key.encode("utf-8")) if key else b""]
+        dims = b"".join(_varint(int(d)) for d in p.data.shape)
+        if dims:
+            parts.append(_field(n_shape, _field(n_dim, dims)))
+        if p.data.size:
+            parts.append(_field(n_data, np.ascontiguousarray(p.data, dtype="<f4").tobytes()))
+        if p.need_grad:
+            parts.append(need_grad_tag)
+        out.append(_field(top, b"".join(parts)))
+    return b"".join(out)
 
 
 def _h5_bytes(model: NnpModel) -> bytes:
     """Parameters in NNabla's .h5 format, as ``nnabla.parameter.save_parameters`` writes it: one dataset per
     parameter (dtype kept), attributes ``need_grad`` and ``index`` (the stored order)."""
-    import h5py
+    from .h5params import write_h5
 
-    buffer = io.BytesIO()
-    with h5py.File(buffer, "w") as hd:
-        for i, (key, p) in enumerate(model.parameters.items()):
-            dataset = hd.create_dataset(key, data=p.data)
-            dataset.attrs["need_grad"] = p.need_grad
-            dataset.attrs["index"] = i
-    return buffer.getvalue()
+    return write_h5(OrderedDict((k, (p.data, p.need_grad)) for k, p in model.parameters.items()))
 
 
 def _verify(tmp: str, members: "OrderedDict[str, bytes]", path: str, model: NnpModel) -> None:
-    """Read the written zip back: every member must pass its CRC check and hold exactly the bytes rendered,
-    and the file must parse back into the same networks and parameters (names, shapes, values): a name that
-    a storage format cannot hold (h5 collapses '//') is caught here, before the rename."""
-    from .reader import read_nnp
-
+    """Read the written zip back once: every member must pass its CRC check and hold exactly the bytes
+    rendered; then each model member is parsed once (as the reader parses it) and must give back the same
+    networks and parameters (names, order, shapes, dtypes, bits): a name that a storage format cannot hold
+    (h5 collapses '//') is caught here, before the rename."""
     try:
         with zipfile.ZipFile(tmp) as zf:
-            ok = zf.testzip() is None and zf.namelist() == list(members) and all(
-                zf.read(name) == data for name, data in members.items())
+            ok = zf.namelist() == list(members) and all(zf.read(name) == data for name, data in members.items())
     except (zipfile.BadZipFile, OSError) as e:
         raise OutputError(f"{path}: the written file does not read back ({e}); nothing was saved") from None
     if not ok:
         raise OutputError(f"{path}: the written file does not match what was meant to be written; nothing was saved")
     try:
-        back = read_nnp(tmp)
+        networks, params = _parse_back(members)
     except ModelError as e:
         raise OutputError(f"{path}: the written file does not load ({e}); nothing was saved") from None
-    if list(back.parameters) != list(model.parameters):
-        lost = [k for k in model.parameters if k not in back.parameters][:3]
+    if list(params) != list(model.parameters):
+        lost = [k for k in model.parameters if k not in params][:3]
         raise OutputError(f"{path}: parameter names do not survive the chosen format (e.g. {', '.join(lost)}); "
                           "nothing was saved; choose another parameter format")
     for name, p in model.parameters.items():
-        q = back.parameters[name]
-        if q.data.shape != p.data.shape or q.data.astype(p.data.dtype).tobytes() != p.data.tobytes():
+        data, need_grad = params[name]
+        if data.shape != p.data.shape or not _same_bits(data.astype(p.data.dtype, copy=False), p.data) \
+                or need_grad != p.need_grad:
             raise OutputError(f"{path}: parameter '{name}' does not read back as written; nothing was saved")
-    if [n.SerializeToString(deterministic=True) for n in back.proto.network] != _named_networks(model):
+    if networks != _named_networks(model):
         raise OutputError(f"{path}: the networks do not read back as written; nothing was saved")
+
+
+def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.dtype == b.dtype and a.shape == b.shape and np.array_equal(
+        np.require(a, requirements="C").view(np.uint8), np.require(b, requirements="C").view(np.uint8))
+
+
+def _parse_back(members: "OrderedDict[str, bytes]"):
+    """(serialised networks, name -> (array, need_grad)) of rendered members, each parsed once."""
+    from google.protobuf import text_format
+    from google.protobuf.message import DecodeError
+    from nnabla.utils import nnabla_pb2
+
+    from .h5params import read_h5
+    from .nnp import DEFINITION_FORMATS
+
+    networks, params = [], OrderedDict()
+    for name, data in members.items():
+        ext = os.path.splitext(name)[1].lower()
+        if ext == ".h5":
+            try:
+                params.update(read_h5(data))
+            except (OSError, KeyError, ValueError, RuntimeError) as e:
+                raise ModelError(f"member '{name}' does not read as .h5 ({e})") from None
+        elif ext in DEFINITION_FORMATS and os.path.basename(name) != "nnp_version.txt":
+            message = nnabla_pb2.NNablaProtoBuf()
+            try:
+                if DEFINITION_FORMATS[ext] == "nntxt":
+                    text_format.Merge(data.decode("utf-8"), message)
+                else:
+                    message.ParseFromString(data)
+            except (text_format.ParseError, DecodeError, UnicodeDecodeError) as e:
+                raise ModelError(f"member '{name}' does not parse ({e})") from None
+            for p in message.parameter:
+                params[p.variable_name] = (np.array(p.data, dtype=np.float32).reshape(tuple(p.shape.dim)),
+                                           bool(p.need_grad))
+            networks.extend(_named(n) for n in message.network)
+    return networks, params
 
 
 def _named_networks(model: NnpModel):
     """The model's networks serialised with stable names assigned, as a reader of the file will see them."""
+    return [_named(net) for net in model.proto.network]
+
+
+def _named(net) -> bytes:
     from ..graph.naming import assign_function_names
 
-    out = []
-    for net in model.proto.network:
-        if any(not f.name for f in net.function) or len({f.name for f in net.function}) != len(net.function):
-            net = type(net).FromString(net.SerializeToString())
-            assign_function_names(net.function)
-        out.append(net.SerializeToString(deterministic=True))
-    return out
+    if any(not f.name for f in net.function) or len({f.name for f in net.function}) != len(net.function):
+        net = type(net).FromString(net.SerializeToString())
+        assign_function_names(net.function)
+    return net.SerializeToString(deterministic=True)

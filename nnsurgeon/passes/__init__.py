@@ -8,6 +8,7 @@ from typing import Dict
 from .base import Change, Context, Pass, PassResult
 from .batch_size import SetBatchSize
 from .cut import Cut
+from .export import Export
 from .fold_batchnorm import FoldBatchnorm
 from .quantize import Quantize
 from .remove import Remove
@@ -15,6 +16,6 @@ from .rename import Rename
 from .replace import Replace
 
 PASSES: Dict[str, Pass] = {p.name: p for p in (Quantize(), Remove(), Replace(), FoldBatchnorm(), Cut(), Rename(),
-                                                SetBatchSize())}
+                                                SetBatchSize(), Export())}
 
 __all__ = ["PASSES", "Change", "Context", "Pass", "PassResult"]

@@ -65,7 +65,7 @@ def compile_selector(types: Sequence[str] = (), names: Sequence[str] = (), exclu
     are checked against NNabla's registry first)."""
     for t in types:
         check_type(t)
-    known = function_info()
+    known = function_info() if exclude else {}  # the table only when a selector needs it
     exclude_types = {e for e in exclude if e in known}
     exclude_names = [_name_matcher(e) for e in exclude if e not in known]
     name_matchers = [_name_matcher(n) for n in names]

@@ -192,20 +192,21 @@ class NoInputSource:
 
 def random_batches(shapes: Dict[str, Tuple[int, ...]], samples: int, batch_size: int, seed: int,
                    val_range: Optional[Dict[str, Tuple[float, float]]] = None) -> Iterator[Batch]:
-    """``samples`` seeded samples per input in batches: standard normal, or uniform in ``val_range[name]``
-    (key ``""``: every input) when given (one empty batch for a network with no data input)."""
-    if not shapes:
-        yield {}
-        return
+    """``samples`` seeded samples per input, standard normal or uniform in ``val_range[name]`` (key ``""``: every
+    input), in batches generated as they are needed (memory stays flat however many samples). One generator
+    draws batch after batch, input after input within a batch: a one-input network sees exactly the values one
+    ``randn(samples, ...)`` call gives; with several inputs the values differ from nnsurgeon versions that drew
+    each input whole."""
     rng = np.random.RandomState(seed)
     val_range = val_range or {}
-    data = {}
-    for k, s in shapes.items():
-        lo_hi = val_range.get(k, val_range.get(""))
-        data[k] = (rng.randn(samples, *s) if lo_hi is None else
-                   rng.uniform(lo_hi[0], lo_hi[1], (samples,) + tuple(s))).astype(np.float32)
     for start in range(0, samples, batch_size):
-        yield {k: v[start:start + batch_size] for k, v in data.items()}
+        n = min(batch_size, samples - start)
+        batch = {}
+        for k, s in shapes.items():
+            lo_hi = val_range.get(k, val_range.get(""))
+            batch[k] = (rng.randn(n, *s) if lo_hi is None else rng.uniform(lo_hi[0], lo_hi[1], (n,) + tuple(s))
+                        ).astype(np.float32)
+        yield batch
 
 
 class RandomSource:

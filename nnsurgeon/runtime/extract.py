@@ -93,18 +93,31 @@ def layer_runner(model, network: str, layers: List[Layer], context: str = "cpu")
 
 
 class NpzSink:
-    """Collects everything in memory, then writes one .npz (for small results) into an open file."""
+    """Collects everything in memory, then writes one .npz (for small results) into an open file. Each layer's
+    array for all ``total`` samples is allocated once and every batch copied into place (one copy per value,
+    no concatenation at the end)."""
 
-    def __init__(self):
-        self.parts: Dict[str, List[np.ndarray]] = {}
+    def __init__(self, total: int):
+        self.total = total
+        self.arrays: Dict[str, np.ndarray] = {}
+        self.filled: Dict[str, int] = {}
 
     def add(self, values: Dict[str, np.ndarray]) -> None:
         for k, v in values.items():
-            self.parts.setdefault(k, []).append(np.array(v, copy=True))
+            if k not in self.arrays:
+                self.arrays[k] = np.empty((max(self.total, len(v)),) + v.shape[1:], dtype=v.dtype)
+                self.filled[k] = 0
+            start = self.filled[k]
+            if start + len(v) > len(self.arrays[k]):  # more samples than announced: grow
+                grown = np.empty((start + len(v),) + v.shape[1:], dtype=v.dtype)
+                grown[:start] = self.arrays[k][:start]
+                self.arrays[k] = grown
+            self.arrays[k][start:start + len(v)] = v
+            self.filled[k] = start + len(v)
 
     def close(self, path: str) -> None:
         with open(path, "wb") as f:
-            np.savez(f, **{k: np.concatenate(v) for k, v in self.parts.items()})
+            np.savez(f, **{k: v[:self.filled[k]] for k, v in self.arrays.items()})
 
 
 class DirSink:
@@ -190,7 +203,7 @@ def extract_to(model, network: Optional[str], layers: List[Layer], source, outpu
         batches = (reduce_values(values, reduce) for values in batches)
     if output_kind(output) == "npz":
         with atomic_file(output, inputs=inputs, force=force, extensions=(".npz",)) as tmp:
-            sink = HistSink() if reduce == "hist" else NpzSink()
+            sink = HistSink() if reduce == "hist" else NpzSink(source.count)
             for values in batches:
                 check_interrupted()
                 sink.add(values)

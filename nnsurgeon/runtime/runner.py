@@ -1,11 +1,18 @@
 """Run a network of a model over batches: live graphs per batch size (the last batch may be smaller),
-values of chosen variables kept (``persistent``) while everything else is freed as the forward goes."""
-from typing import Dict, Iterable, Optional, Sequence
+values of chosen variables kept (``persistent``) while everything else is freed as the forward goes.
+
+A network whose batch size is fixed inside the graph (a Reshape to (1, ...), as NNabla's ONNX importer
+writes them) cannot be built at another batch size: the runner then runs it at its own batch size, a slice
+of each batch at a time (the last slice padded by repeating a sample, whose values are dropped), and says so
+once (``notes``, and a warning on the ``nnsurgeon`` logger, which the CLI prints as a ``note:`` line).
+"""
+import logging
+from typing import Dict, Iterable, List, Optional, Sequence
 
 import numpy as np
 
 from .._nnabla import nnabla_quiet
-from ..errors import DataError
+from ..errors import DataError, ModelError
 from ..graph.live import LiveNetwork
 from ..interrupt import check_interrupted
 from .context import get_context
@@ -30,8 +37,19 @@ class Runner:
         self.context = get_context(context) if isinstance(context, str) else context
         self.watch = list(watch)
         self._graphs: Dict[int, LiveNetwork] = {}
+        # static quantizers run as their bit-identical faster equivalent (runtime/fastquant.py); checked
+        # against NNabla's CPU kernels, so other backends run MinMaxQuantize itself
+        from .fastquant import measurement_model
+
+        on_cpu = all(str(b).startswith("cpu") for b in getattr(self.context, "backend", ["cpu"]))
+        self.run_model = measurement_model(model, self.network) if on_cpu else model
+        self.notes: List[str] = []
+        self.fixed_batch: Optional[int] = None  # set when the network runs only at its own batch size
 
         net = model.view(self.network)  # shapes as stored; no graph is built yet
+        self._stored_batch = net.proto.batch_size if net.proto.batch_size > 0 else None
+        self._batched_outputs = [o for o in net.outputs if self._stored_batch and len(net.variables[o].shape.dim)
+                                 and net.variables[o].shape.dim[0] == self._stored_batch]
         self.output_names = net.outputs
         missing = [w for w in self.watch + self.ranges if w not in net.variables]
         if missing:
@@ -48,7 +66,7 @@ class Runner:
         if batch_size not in self._graphs:
             if len(self._graphs) >= 3:  # keep at most a few sizes alive
                 self._graphs.pop(next(iter(self._graphs)))
-            live = LiveNetwork(self.model, self.network, batch_size=batch_size, context=self.context)
+            live = LiveNetwork(self.run_model, self.network, batch_size=batch_size, context=self.context)
             for name in self.watch:
                 live.variables[name].persistent = True
             if self.ranges:
@@ -60,13 +78,59 @@ class Runner:
             self._graphs[batch_size] = live
         return self._graphs[batch_size]
 
+    def _builds_at(self, n: int) -> bool:
+        """Whether the network builds at batch size ``n`` with outputs of that batch size."""
+        try:
+            live = self._graph(n)
+        except ModelError:
+            if n == self._stored_batch or self._stored_batch is None:
+                raise
+            return False
+        return all(live.outputs[o].shape[0] == n for o in self._batched_outputs if o in live.outputs)
+
     def run(self, batch: Dict[str, np.ndarray], watch: Optional[Iterable[str]] = None,
             copy: bool = True) -> Dict[str, np.ndarray]:
         """Forward one batch; return the watched variables' values (copies, or with ``copy=False`` views that
         the next batch overwrites)."""
         check_interrupted()
-        nn = nnabla_quiet()
         n = len(next(iter(batch.values()))) if batch else None  # no data input: the network's own batch size
+        if n is not None and self.fixed_batch is None and n != self._stored_batch and not self._builds_at(n):
+            self._graphs.pop(n, None)
+            self.fixed_batch = self._stored_batch
+            note = (f"network '{self.network}' has its batch size fixed to {self.fixed_batch} inside the graph; "
+                    f"running {self.fixed_batch} sample(s) at a time")
+            self.notes.append(note)
+            logging.getLogger("nnsurgeon").warning(note)
+        if n is not None and self.fixed_batch is not None and n != self.fixed_batch:
+            return self._run_sliced(batch, n, watch)
+        return self._run(batch, n, watch, copy)
+
+    def _run_sliced(self, batch, n, watch) -> Dict[str, np.ndarray]:
+        size = self.fixed_batch
+        parts: Dict[str, list] = {}
+        lo = hi = None
+        for start in range(0, n, size):
+            part = {k: v[start:start + size] for k, v in batch.items()}
+            real = len(next(iter(part.values())))
+            if real < size:
+                part = {k: np.concatenate([v, np.repeat(v[-1:], size - real, axis=0)]) for k, v in part.items()}
+            values = self._run(part, size, watch, True)
+            for k, v in values.items():
+                parts.setdefault(k, []).append(v[:real])
+            if self.ranges:
+                r = {k: self._last_range(k) for k in self.ranges}
+                lo = {k: v[0] for k, v in r.items()} if lo is None else {k: min(lo[k], r[k][0]) for k in r}
+                hi = {k: v[1] for k, v in r.items()} if hi is None else {k: max(hi[k], r[k][1]) for k in r}
+        self._sliced_ranges = {k: (lo[k], hi[k]) for k in self.ranges} if self.ranges else None
+        return {k: np.concatenate(v) for k, v in parts.items()}
+
+    def _last_range(self, name):
+        low, high = self._last.range_vars[name]
+        return float(low.d), float(high.d)
+
+    def _run(self, batch, n, watch, copy) -> Dict[str, np.ndarray]:
+        nn = nnabla_quiet()
+        self._sliced_ranges = None
         live = self._graph(n)
         for name, v in live.inputs.items():
             if name in self.input_shapes:
@@ -86,6 +150,8 @@ class Runner:
 
     def last_ranges(self) -> Dict[str, tuple]:
         """(min, max) of each ``ranges`` variable in the last batch, computed by NNabla in the graph."""
+        if getattr(self, "_sliced_ranges", None):
+            return dict(self._sliced_ranges)
         return {name: (float(lo.d), float(hi.d)) for name, (lo, hi) in self._last.range_vars.items()}
 
 

@@ -1,0 +1,109 @@
+"""Where `quantize` spends its time, per phase, from cProfile: read (zip members), parse (protobuf + h5),
+validate, view (Network views), pass (the rewrite, build-check excluded), build-check (NNabla builds the
+changed network), render (protobuf/h5 bytes), compress, write (zip), verify (read back + compare).
+
+    .venv/bin/python bench/profile_phases.py [--models resnet18,chain10000] [--top 0]
+"""
+import argparse
+import cProfile
+import os
+import pstats
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from bench.models import generate, resnet18  # noqa: E402
+
+# phase -> (file suffix, function name) whose cumulative time is the phase; later phases are subtracted
+# from the ones that contain them (see _phases).
+_PROBES = {
+    "read": [("model/reader.py", "read_nnp")],
+    "parse": [("model/reader.py", "_parse_members")],
+    "validate": [("model/validate.py", "validate")],
+    "view": [("graph/network.py", "__init__")],
+    "pass": [("nnsurgeon/plan.py", "run_step")],
+    "build-check": [("nnsurgeon/plan.py", "check_buildable")],
+    "render": [("model/writer.py", "_render_members")],
+    "write": [("model/writer.py", "write_nnp")],
+    "compress": [("~", "<method 'compress' of 'zlib.Compress' objects>"),
+                 ("~", "<built-in method zlib.compress>")],
+    "verify": [("model/writer.py", "_verify")],
+    "function table": [("graph/functions.py", "function_info")],
+}
+
+
+def _cum(stats, probes):
+    total = 0.0
+    for (path, _, name), (_, _, _, ct, _) in stats.stats.items():
+        for suffix, fname in probes:
+            if name == fname and path.endswith(suffix):
+                total += ct
+    return total
+
+
+def _cum_caller(stats, probe, caller):
+    """Cumulative time of ``probe`` when called from a function named ``caller``."""
+    total = 0.0
+    for (path, _, name), (_, _, _, _, callers) in stats.stats.items():
+        if name == probe[1] and path.endswith(probe[0]):
+            total += sum(v[3] for (_, _, cname), v in callers.items() if cname == caller)
+    return total
+
+
+def profile_quantize(path, out, after=("ReLU", "Affine")):
+    from nnsurgeon.plan import Plan, Step, run_plan
+
+    prof = cProfile.Profile()
+    t = time.perf_counter()
+    prof.enable()
+    run_plan(path, Plan([Step("quantize", {"after": list(after)})]), out, force=True, progress=False)
+    prof.disable()
+    wall = time.perf_counter() - t
+    stats = pstats.Stats(prof)
+    c = {k: _cum(stats, v) for k, v in _PROBES.items()}
+    # nested: read_nnp contains parse (at load and again inside verify); write_nnp contains render, compress,
+    # verify; check_buildable contains validate (again)
+    parse_verify = _cum_caller(stats, ("model/reader.py", "read_nnp"), "_verify")
+    phases = {
+        "read+parse (load)": None,
+        "validate": c["validate"],
+        "view": c["view"],
+        "pass": c["pass"] - c["view"],
+        "build-check": c["build-check"] - min(c["validate"], c["build-check"]) / 2,
+        "render": c["render"],
+        "compress": c["compress"],
+        "write zip": c["write"] - c["render"] - c["compress"] - c["verify"],
+        "verify": c["verify"],
+        "function table": c["function table"],
+    }
+    load = c["read"] - parse_verify
+    phases["read+parse (load)"] = load
+    return wall, phases, stats
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--models", default="resnet18,chain10000")
+    ap.add_argument("--top", type=int, default=0)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.models.split(","):
+            path = os.path.join(tmp, name + ".nnp")
+            if name == "resnet18":
+                resnet18(path)
+            else:
+                kind = "chain" if name.startswith("chain") else "branchy"
+                generate(path, int(name[len(kind):]), kind == "branchy")
+            wall, phases, stats = profile_quantize(path, os.path.join(tmp, "out.nnp"))
+            print(f"{name}: quantize --after ReLU,Affine, {os.path.getsize(path) / 1e6:.1f} MB in, "
+                  f"{wall:.2f} s under cProfile")
+            for k, v in phases.items():
+                print(f"  {k:18s} {v:7.2f} s")
+            if args.top:
+                stats.sort_stats("tottime").print_stats(args.top)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""Model I/O at the speed of the bytes: zip compression kept per member, parameters encoded from numpy buffers
+(checked against protobuf's own serialiser and NNabla's own loader), and the writer's read-back check."""
+import io
+import zipfile
+from collections import OrderedDict
+
+import numpy as np
+import pytest
+
+from nnsurgeon.errors import OutputError
+from nnsurgeon.model import read_nnp, write_nnp
+from nnsurgeon.model.h5params import write_h5
+from nnsurgeon.model.nnp import Parameter
+from nnsurgeon.model.writer import _definition_bytes, _parameter_messages
+
+from .conftest import nnabla_outputs, run
+
+
+def _compression(path):
+    with zipfile.ZipFile(path) as zf:
+        return {i.filename: i.compress_type for i in zf.infolist()}
+
+
+def _rezip(src, dst, compress_type):
+    with zipfile.ZipFile(src) as a, zipfile.ZipFile(dst, "w") as b:
+        for info in a.infolist():
+            b.writestr(info.filename, a.read(info), compress_type=compress_type)
+    return dst
+
+
+def test_stored_members_stay_stored(examples, tmp_path):
+    src = examples[("residual", "nntxt+h5")]  # written by nnabla.utils.save.save: every member Stored
+    assert set(_compression(src).values()) == {zipfile.ZIP_STORED}
+    out = tmp_path / "q.nnp"
+    r = run("quantize", src, "--after", "ReLU", "-o", out)
+    assert r.exit_code == 0, r.stderr
+    assert _compression(out) == _compression(src)
+
+
+def test_deflated_members_stay_deflated_and_new_members_follow_the_input(examples, tmp_path):
+    src = _rezip(examples[("residual", "nntxt+h5")], tmp_path / "d.nnp", zipfile.ZIP_DEFLATED)
+    out = tmp_path / "c.nnp"
+    assert run("convert", src, "-o", out).exit_code == 0
+    assert set(_compression(out).values()) == {zipfile.ZIP_DEFLATED}
+    stored = examples[("residual", "nntxt+h5")]
+    out2 = tmp_path / "p.nnp"
+    r = run("convert", stored, "-o", out2, "--network-format", "protobuf", "--param-format", "protobuf")
+    assert r.exit_code == 0, r.stderr
+    assert _compression(out2) == {"nnp_version.txt": zipfile.ZIP_STORED, "network.protobuf": zipfile.ZIP_STORED,
+                                  "parameter.protobuf": zipfile.ZIP_STORED}
+    inputs, want = nnabla_outputs(stored, "Runtime")
+    _, got = nnabla_outputs(str(out2), "Runtime", inputs=inputs)
+    assert want["y"].tobytes() == got["y"].tobytes()
+
+
+def _parameters():
+    rng = np.random.RandomState(0)
+    return OrderedDict([
+        ("conv/W", Parameter(rng.randn(4, 3, 3, 3).astype(np.float32), True)),
+        ("conv/b", Parameter(rng.randn(4).astype(np.float32), False)),
+        ("q/qr_min", Parameter(np.array([-1.5], np.float32), False)),
+        ("empty", Parameter(np.zeros((0, 2), np.float32), True)),
+        ("wide", Parameter(rng.randn(2, 2), True)),  # float64 in an .h5; protobuf holds float32
+    ])
+
+
+def test_protobuf_parameters_match_protobufs_own_serialiser(examples):
+    from nnabla.utils import nnabla_pb2
+
+    model = read_nnp(examples[("chain", "protobuf")])
+    model.parameters = _parameters()
+    reference = nnabla_pb2.NNablaProtoBuf()
+    reference.CopyFrom(model.proto)
+    for name, p in model.parameters.items():
+        m = reference.parameter.add(variable_name=name, need_grad=p.need_grad)
+        m.shape.dim.extend(p.data.shape)
+        m.data.extend(p.data.ravel().tolist())
+    assert _definition_bytes(model, "network.protobuf", with_parameters=True) == reference.SerializeToString()
+    only = nnabla_pb2.NNablaProtoBuf()
+    only.parameter.extend(reference.parameter)
+    assert _parameter_messages(model) == only.SerializeToString()
+
+
+def test_h5_parameters_load_in_nnabla(tmp_path):
+    import nnabla as nn
+
+    params = _parameters()
+    path = tmp_path / "p.h5"
+    path.write_bytes(write_h5(OrderedDict((k, (p.data, p.need_grad)) for k, p in params.items())))
+    with nn.parameter_scope("", OrderedDict()):
+        nn.load_parameters(str(path))
+        loaded = nn.get_parameters(grad_only=False)
+        assert list(loaded) == list(params)
+        for name, p in params.items():
+            assert loaded[name].d.shape == p.data.shape
+            np.testing.assert_array_equal(loaded[name].d, p.data)
+            assert loaded[name].need_grad == p.need_grad
+    import h5py
+
+    with h5py.File(io.BytesIO(path.read_bytes()), "r") as hd:
+        assert hd["wide"].dtype == np.float64 and hd["conv/b"].attrs["index"] == 1
+        assert bool(hd["conv/b"].attrs["need_grad"]) is False
+
+
+def test_a_name_h5_cannot_hold_is_refused_before_writing(examples, tmp_path):
+    model = read_nnp(examples[("chain", "nntxt+h5")])
+    name = next(iter(model.parameters))
+    model.parameters = OrderedDict((k.replace("/", "//") if k == name else k, p)
+                                   for k, p in model.parameters.items())
+    out = tmp_path / "bad.nnp"
+    with pytest.raises(OutputError, match="parameter names do not survive"):
+        write_nnp(model, str(out))
+    assert not out.exists() and list(tmp_path.iterdir()) == []
