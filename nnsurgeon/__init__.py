@@ -32,6 +32,7 @@ _API = {
     "set_batch_size": ("nnsurgeon.api", "set_batch_size"),
     "apply": ("nnsurgeon.api", "apply"),
     "compare": ("nnsurgeon.api", "compare"),
+    "sensitivity": ("nnsurgeon.api", "sensitivity"),
     "extract": ("nnsurgeon.api", "extract"),
     "export": ("nnsurgeon.api", "export"),
     "quantize_graph": ("nnsurgeon.api", "quantize_graph"),

@@ -2,6 +2,7 @@
 
 Everything in nnsurgeon imports NNabla through :func:`nnabla_quiet` so that the CLI stays quiet unless ``-v``.
 """
+import contextlib
 import logging
 
 _VERBOSE = False
@@ -38,3 +39,37 @@ def nnabla_quiet():
 
     _apply_level()
     return nnabla
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """Whether ``error`` is NNabla's C++ allocator giving up (it raises ``RuntimeError: memory error in alloc``
+    with a source location, not ``MemoryError``)."""
+    return isinstance(error, RuntimeError) and "memory error in alloc" in str(error)
+
+
+@contextlib.contextmanager
+def c_stderr_silenced():
+    """Send file descriptor 2 to /dev/null for the duration, unless verbose: C++ libraries (libprotobuf,
+    NNabla's allocator: 'Failed to allocate again.') write there directly, and the user should see
+    nnsurgeon's one ``Error:`` line only."""
+    import os
+    import sys
+
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no usable stderr (closed, or replaced by an object without a descriptor)
+        saved = None
+    if saved is None or _VERBOSE:
+        if saved is not None:
+            os.close(saved)
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)

@@ -154,6 +154,68 @@ def compare(a: ModelLike, b: Optional[ModelLike] = None, **options):
     return compare_models(load(a), load(b) if b is not None else None, **options)
 
 
+AUTO_EXCLUDE_KEYS = ("auto-exclude", "min-sqnr", "max-accuracy-drop", "labels", "eval-input", "fallback-bits")
+
+
+def sensitivity(model: ModelLike, data: Optional[str] = None, labels: Optional[str] = None, cumulative: bool = False,
+                network: Optional[str] = None, progress: bool = False, **quantize) -> Dict:
+    """Which quantizer costs the most: quantize a copy of ``model`` with the ``quantize`` step's options (as
+    :func:`quantize` takes them; ``calibrate`` is required: one calibration shared by every trial), then
+    measure each quantizer alone (and with ``cumulative`` every quantizer but it, plus all of them) against
+    the float model on ``data`` (default: the calibration data), worst first. ``labels``: see
+    :mod:`nnsurgeon.runtime.labels`. The model is not changed.
+
+    Example::
+
+        report = nnsurgeon.sensitivity("model.nnp", after=["ReLU", "Affine"], bits=4, calibrate="calib.npz")
+        print(report["quantizers"][0]["quantizer"], report["quantizers"][0]["sqnr_db"])
+    """
+    import time
+
+    from .errors import OptionError, opt
+    from .plan import Plan, Step, parse_step
+    from .runtime.data import DataSource
+    from .runtime.labels import load_labels
+    from .runtime.sensitivity import Evaluator, Variants, added_functions, find_quantizers, sweep
+
+    float_model = load(model)
+    given = {k.replace("_", "-") for k, v in quantize.items() if v not in (None, False, (), [])}
+    if given & set(AUTO_EXCLUDE_KEYS):
+        raise OptionError(f"sensitivity measures every quantizer; {opt('auto-exclude')} and its options belong to "
+                          "quantize")
+    step = Step("quantize", quantize)
+    _, opts = parse_step(step, os.getcwd())
+    if opts.calibrate is None:
+        raise OptionError(f"sensitivity needs calibration data: give {opt('calibrate')} DATA (one calibration, "
+                          "shared by every trial)")
+    start = time.perf_counter()
+    quantized = float_model.copy()
+    result = Plan([step], base_dir=os.getcwd()).apply(quantized, progress=progress)[0]
+    calibration_s = time.perf_counter() - start
+    changed = sorted({r["network"] for r in result.records})
+    if network is None:
+        if len(changed) > 1:
+            raise OptionError(f"the quantize step changed networks {', '.join(changed)}: choose the one to measure "
+                              f"with {opt('networks')}")
+        network = changed[0] if changed else float_model.network(None).name
+    quantizers = find_quantizers(quantized, network, added_functions(float_model, quantized, network))
+    if not quantizers:
+        raise OptionError(f"the quantize step added no quantizer to network '{network}': nothing to measure")
+    data = data or opts.calibrate
+    variants = Variants(quantized, network, quantizers)
+    label_array, key = load_labels(labels, data) if labels else (None, None)
+    source = DataSource(data, variants.base.view(network).input_shapes(), ignore=(key,) if key else ())
+    evaluator = Evaluator(variants, source, opts.batch_size, label_array, opts.context, progress)
+    start = time.perf_counter()
+    report = sweep(evaluator, [q.name for q in quantizers], cumulative)
+    report["forward_passes"] = evaluator.passes
+    report["seconds"] = {"quantize_and_calibrate": calibration_s, "sweep": time.perf_counter() - start}
+    report["summary"] = (f"{len(quantizers)} quantizer(s) of network '{network}' measured on {source.count} "
+                         f"sample(s) in {evaluator.passes} forward pass(es) of the evaluation data; worst: "
+                         f"{report['quantizers'][0]['quantizer']}")
+    return report
+
+
 def extract(model, inputs, names: Optional[Sequence[str]] = None, network: Optional[str] = None,
             batch_size: int = 32, context: str = "cpu", types: Sequence[str] = (), exclude: Sequence[str] = (),
             layers: Optional[Sequence[str]] = None) -> Dict[str, object]:

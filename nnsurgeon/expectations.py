@@ -1,7 +1,9 @@
 """expect: checks after a recipe's steps. ``counts``: number of functions of each type (in ``network``, or
 summed over every network); ``compare``: the result against the original model on given or random inputs:
 every value within ``atol`` + ``rtol``*|original| (when atol is given), cosine similarity of each output at
-least ``min-cosine``, top-1 agreement of classifier outputs at least ``min-top1``."""
+least ``min-cosine``, top-1 agreement of classifier outputs at least ``min-top1``, output SQNR at least
+``min-sqnr`` dB, and with ``labels`` the accuracy drop at most ``max-accuracy-drop`` percentage points (the
+thresholds are :func:`nnsurgeon.runtime.compare.check_thresholds`, as ``nnsurgeon compare`` applies them)."""
 import os
 from collections import Counter
 from typing import Dict, List, Sequence
@@ -40,24 +42,27 @@ def _compare_checks(original, model, compare: Dict, base_dir: str, network, name
             atol = dict(compare["output-atol"], **({"": atol} if atol is not None else {}))
         if compare.get("output-rtol"):
             rtol = dict(compare["output-rtol"], **({"": rtol} if rtol is not None else {}))
+        labels = compare.get("labels")
+        if labels and not os.path.isabs(labels) and os.path.exists(os.path.join(base_dir, labels)):
+            labels = os.path.join(base_dir, labels)
+        limits = {k.replace("-", "_"): compare.get(k) for k in ("min-cosine", "min-top1", "min-sqnr",
+                                                                 "max-accuracy-drop")}
         report = compare_models(original, model, data=data, random=bool(compare.get("random")),
                                 seed=compare.get("seed", 0), samples=compare.get("samples", 8), network=network,
                                 batch_size=compare.get("batch-size", 32), atol=atol, rtol=rtol,
                                 quantile=compare.get("quantile", 0.99), check_finite=bool(compare.get("check-finite")),
-                                progress_bar=False)
-        min_cos, min_top1 = compare.get("min-cosine"), compare.get("min-top1")
+                                progress_bar=False, labels=labels, **limits)
         prefix = f"{report['network']}:" if name_network else ""
         for r in report["outputs"]:
-            ok = r["ok"] and (min_cos is None or r["cosine"] >= min_cos) and \
-                (min_top1 is None or r["top1"] is None or r["top1"] >= min_top1)
-            limits = [f"atol {r['atol']} rtol {compare.get('rtol', 0)}" if r["atol"] is not None else "",
-                      "finite" if compare.get("check-finite") else "",
-                      f"min-cosine {min_cos}" if min_cos is not None else "",
-                      f"min-top1 {min_top1}" if min_top1 is not None else ""]
+            given = [f"atol {r['atol']} rtol {compare.get('rtol', 0)}" if r["atol"] is not None else "",
+                     "finite" if compare.get("check-finite") else ""]
+            given += [f"{k.replace('_', '-')} {v}" for k, v in limits.items() if v is not None]
             top1 = "" if r["top1"] is None else f", top1 {r['top1']:.4f}"
+            sqnr = "identical" if r["sqnr_db"] is None else f"{r['sqnr_db']:.2f} dB"
+            acc = f", accuracy drop {r['accuracy_drop']:.2f} pt" if "accuracy_drop" in r else ""
             nonfinite = f", {sum(r['nonfinite'])} NaN/Inf" if sum(r["nonfinite"]) else ""
-            checks.append({"check": f"compare {prefix}{r['name']}", "ok": ok,
+            checks.append({"check": f"compare {prefix}{r['name']}", "ok": r["ok"],
                            "detail": f"max_abs {r['max_abs']:.3g}, median_abs {r['median_abs']:.3g}, "
-                                     f"cosine {r['cosine']:.6f}{top1}{nonfinite}; "
-                                     + ", ".join(x for x in limits if x)})
+                                     f"cosine {r['cosine']:.6f}{top1}, SQNR {sqnr}{acc}{nonfinite}; "
+                                     + ", ".join(x for x in given if x)})
     return checks

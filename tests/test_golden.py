@@ -10,9 +10,9 @@ LIST_LAYERS = 'network  index  name                    type         inputs      
 
 QUANTIZE = 'network  after            type    output               consumers               range\n-------  ---------------  ------  -------------------  ----------------------  -------\nRuntime  @Runtime/ReLU    ReLU    @Runtime/ReLU_out    @Runtime/Convolution_1  dynamic\nRuntime  @Runtime/ReLU_1  ReLU    @Runtime/ReLU_out_1  @Runtime/Affine         dynamic\nRuntime  @Runtime/Affine  Affine  y                    (network output)        dynamic\n'
 
-COMPARE = ('kind    name  max_abs  mean_abs  median_abs  q99_abs  cosine    top1    ok\n'
-           '------  ----  -------  --------  ----------  -------  --------  ------  ---\n'
-           'output  y     0.5      0.5       0.5         0.5      0.999414  1.0000  yes\n')
+COMPARE = ('kind    name  max_abs  mean_abs  median_abs  q99_abs  cosine    sqnr_db  top1    ok\n'
+           '------  ----  -------  --------  ----------  -------  --------  -------  ------  ---\n'
+           'output  y     0.5      0.5       0.5         0.5      0.999414  29.17    1.0000  yes\n')
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ from collections import OrderedDict
 import numpy as np
 import pytest
 
-from nnsurgeon.errors import OutputError
+from nnsurgeon.errors import ModelError, OutputError
 from nnsurgeon.model import read_nnp, write_nnp
 from nnsurgeon.model.h5params import write_h5
 from nnsurgeon.model.nnp import Parameter
@@ -111,3 +111,25 @@ def test_a_name_h5_cannot_hold_is_refused_before_writing(examples, tmp_path):
     with pytest.raises(OutputError, match="parameter names do not survive"):
         write_nnp(model, str(out))
     assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_an_interrupt_while_reading_h5_is_an_interrupt_not_damage(examples, tmp_path):
+    """Regression: a Ctrl-C inside h5py's lock surfaces as SystemError; the reader reported it as a damaged
+    parameter member (exit 2) instead of stopping (exit 130)."""
+    from nnsurgeon import interrupt
+
+    src = examples[("chain", "nntxt+h5")]
+    bad = tmp_path / "bad.nnp"
+    with zipfile.ZipFile(src) as a, zipfile.ZipFile(bad, "w") as b:
+        for info in a.infolist():
+            data = a.read(info)
+            b.writestr(info.filename, data[:200] + b"\0" * (len(data) - 200) if info.filename.endswith(".h5")
+                       else data)
+    with pytest.raises(ModelError):
+        read_nnp(str(bad))  # damage alone: the user's error
+    interrupt._interrupted = True
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            read_nnp(str(bad))
+    finally:
+        interrupt._interrupted = False

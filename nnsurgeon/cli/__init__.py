@@ -19,6 +19,7 @@ COMMANDS = {  # name -> (module, function): loaded on use, so --help never impor
     "convert": ("nnsurgeon.cli.edit_cmds", "convert"),
     "quantize": ("nnsurgeon.cli.edit_cmds", "quantize"),
     "compare": ("nnsurgeon.cli.compare_cmd", "compare"),
+    "sensitivity": ("nnsurgeon.cli.sensitivity_cmd", "sensitivity"),
     "extract": ("nnsurgeon.cli.activation_cmds", "extract"),
     "featuremaps": ("nnsurgeon.cli.activation_cmds", "featuremaps"),
     "report": ("nnsurgeon.cli.report_cmds", "report"),
@@ -93,6 +94,11 @@ class Group(click.Group):
             click.echo(f"Error: out of memory; nothing was written; {self._memory_hint(ctx)}", err=True)
             ctx.exit(2)
         except Exception as e:  # our bug: one line, traceback only with -v
+            from .._nnabla import is_out_of_memory
+
+            if is_out_of_memory(e):
+                click.echo(f"Error: out of memory; nothing was written; {self._memory_hint(ctx)}", err=True)
+                ctx.exit(2)
             if ctx.obj and ctx.obj.get("verbose"):
                 raise
             click.echo(f"Error: internal error ({type(e).__name__}: {e}); rerun with -v for the traceback "

@@ -12,20 +12,29 @@ from .common import data_options, flush, model_argument, network_option, open_da
 @click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
 @click.option("--atol", multiple=True, metavar="[OUTPUT:]X",
               help="Fail (exit 1) when |a-b| > atol + rtol*|a| anywhere; OUTPUT:X for one output (repeatable).")
-@click.option("--rtol", multiple=True, metavar="[OUTPUT:]X", help="Relative tolerance (with --atol; default 0).")
+@click.option("--rtol", multiple=True, metavar="[OUTPUT:]X",
+              help="Relative tolerance; needs --atol (give --atol 0 for a purely relative one).")
 @click.option("--quantile", type=click.FloatRange(0, 1), default=0.99, show_default=True,
               help="Which quantile of |a-b| to report besides max, mean and median.")
 @click.option("--check-finite", is_flag=True, help="Fail when an output holds NaN or Inf.")
 @click.option("--save-outputs", default=None, metavar="REF.npz", help="Save MODEL's outputs to check against later.")
 @click.option("--load-outputs", default=None, metavar="REF.npz",
               help="Compare MODEL with outputs saved earlier (instead of MODEL_B).")
+@click.option("--labels", default=None, metavar="LABELS",
+              help="Class indices of the --input samples: .npy (N,) or one-hot (N, C), .npz, or an array name of "
+                   "the --input .npz. Reports each model's accuracy and the drop.")
+@click.option("--min-cosine", type=float, default=None, help="Fail (exit 1) when an output's cosine is lower.")
+@click.option("--min-top1", type=float, default=None, help="Fail (exit 1) when an output's top-1 agreement is lower.")
+@click.option("--min-sqnr", type=float, default=None, metavar="DB", help="Fail (exit 1) when an output's SQNR is lower.")
+@click.option("--max-accuracy-drop", type=float, default=None, metavar="PT",
+              help="Fail (exit 1) when accuracy drops by more percentage points (needs --labels).")
 @click.option("--per-layer", is_flag=True, help="Also compare every function output present in both by name.")
 @click.option("--context", default="cpu", show_default=True, help="NNabla context (cpu, cudnn).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--force", is_flag=True, help="Replace --save-outputs if it exists.")
 @click.pass_context
 def compare(ctx, model, other, network, batch_size, atol, rtol, quantile, check_finite, save_outputs, load_outputs,
-            per_layer, context, fmt, force, **kwargs):
+            labels, min_cosine, min_top1, min_sqnr, max_accuracy_drop, per_layer, context, fmt, force, **kwargs):
     """Run MODEL and MODEL_B on the same inputs and compare their outputs (or MODEL against --load-outputs);
     ends with PASSED or FAILED."""
     from ..api import load
@@ -53,7 +62,9 @@ def compare(ctx, model, other, network, batch_size, atol, rtol, quantile, check_
     report = compare_models(a, b, network=net, batch_size=batch_size, atol=parse_tolerances(atol, "atol"),
                             rtol=parse_tolerances(rtol, "rtol"), per_layer=per_layer, context=context,
                             source=source, reference=load_outputs, save_outputs=save_outputs, quantile=quantile,
-                            check_finite=check_finite, force=force, inputs=[d["data"]])
+                            check_finite=check_finite, force=force, inputs=[d["data"]], labels=labels,
+                            data=d["data"], min_cosine=min_cosine, min_top1=min_top1, min_sqnr=min_sqnr,
+                            max_accuracy_drop=max_accuracy_drop)
     if fmt == "json":
         print_json(report)
     else:
@@ -63,10 +74,16 @@ def compare(ctx, model, other, network, batch_size, atol, rtol, quantile, check_
         rows = report["outputs"] + report.get("layers", [])
         if rows:
             q = f"q{quantile * 100:g}_abs"
-            table(["kind", "name", "max_abs", "mean_abs", "median_abs", q, "cosine", "top1", "ok"],
+            acc = labels is not None
+            table(["kind", "name", "max_abs", "mean_abs", "median_abs", q, "cosine", "sqnr_db", "top1"]
+                  + (["accuracy_a", "accuracy_b", "drop_pt"] if acc else []) + ["ok"],
                   [[r["kind"], r["name"], f"{r['max_abs']:.3g}", f"{r['mean_abs']:.3g}", _g(r["median_abs"]),
-                    _g(r["quantile_abs"]), f"{r['cosine']:.6f}", "" if r["top1"] is None else f"{r['top1']:.4f}",
-                    "yes" if r["ok"] else "NO"] for r in rows])
+                    _g(r["quantile_abs"]), f"{r['cosine']:.6f}",
+                    "inf" if r["sqnr_db"] is None else f"{r['sqnr_db']:.2f}",
+                    "" if r["top1"] is None else f"{r['top1']:.4f}"]
+                   + ([f"{100 * r['accuracy_a']:.2f}%", f"{100 * r['accuracy_b']:.2f}%", f"{r['accuracy_drop']:.2f}"]
+                      if acc and "accuracy_a" in r else ["", "", ""] if acc else [])
+                   + ["yes" if r["ok"] else "NO"] for r in rows])
     flush()
     click.echo(("PASSED: " if report["ok"] else "FAILED: ") + report["summary"], err=True)
     if not report["ok"]:

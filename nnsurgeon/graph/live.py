@@ -30,6 +30,14 @@ def parameter_scope(model, values: bool = True) -> "OrderedDict":
     return scope
 
 
+def share_parameter_scope(source, target) -> None:
+    """Let ``target`` (a copy of ``source`` with the same parameter arrays) use ``source``'s live parameter
+    scope instead of building its own copy of every weight."""
+    scope = parameter_scope(source)
+    if target.parameters_key() == source.parameters_key():
+        target._live_scope = (source.parameters_key(), scope)
+
+
 class LiveNetwork:
     """The live graph of network ``name``: ``inputs``, ``outputs`` and ``variables`` by name (``nn.Variable``),
     and ``functions``: NNabla's ProtoFunctions in forward order (name, type, args, inputs, outputs).

@@ -4,17 +4,18 @@ Definition members: ``.nntxt``/``.prototxt`` (text protobuf) or ``.protobuf`` (b
 ``.protobuf`` or inside the text definition; ``nnp_version.txt``; anything else (optimizer states, ...) is kept
 byte for byte. Parsing uses NNabla's ``nnabla_pb2`` and ``nnabla.parameter.load_parameters``.
 """
-import contextlib
 import io
 import os
 import stat
-import sys
+import warnings
 from collections import OrderedDict
 
 import numpy as np
 
+from .._nnabla import c_stderr_silenced as _stderr_silenced
 from .._nnabla import nnabla_quiet
 from ..errors import ModelError
+from ..interrupt import check_interrupted
 from .nnp import DEFINITION_FORMATS, Layout, NnpModel, Parameter
 from .safezip import inflate_limit, open_zip, read_member
 
@@ -133,31 +134,18 @@ def _parse_proto(path, name, data, ext):
         if DEFINITION_FORMATS[ext] == "nntxt":
             text_format.Merge(data.decode("utf-8"), message)
         else:
-            with _stderr_silenced():  # libprotobuf logs an ERROR line for bad UTF-8 before raising
-                message.ParseFromString(data)
+            # libprotobuf logs an ERROR line for bad UTF-8 before raising, and warns (then stops early) at a
+            # stray end-group tag: both become this one error
+            with _stderr_silenced(), warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                used = message.ParseFromString(data)
+            if caught:
+                raise DecodeError(str(caught[0].message))
+            if used is not None and used != len(data):
+                raise DecodeError(f"only {used} of {len(data)} bytes parse")
     except (text_format.ParseError, DecodeError, UnicodeDecodeError) as e:
         raise ModelError(f"{path}: member '{name}' is not a valid NNabla {ext} file ({e}); re-export the model") from None
     return message
-
-
-@contextlib.contextmanager
-def _stderr_silenced():
-    """Send file descriptor 2 to /dev/null for the duration: C++ libraries (libprotobuf) write there directly,
-    and the user should see nnsurgeon's one ``Error:`` line only."""
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError):  # no usable stderr (closed, or replaced by an object without a descriptor)
-        yield
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
 
 
 def _read_h5_parameters(path, name, data, budget: int) -> "OrderedDict[str, Parameter]":
@@ -181,4 +169,5 @@ def _read_h5_parameters(path, name, data, budget: int) -> "OrderedDict[str, Para
     except Exception as e:  # h5py/HDF5 raise OSError, KeyError, ValueError, RuntimeError, TypeError for damage
         if isinstance(e, ModelError):
             raise
+        check_interrupted()  # a Ctrl-C inside h5py's lock surfaces as SystemError: it is an interrupt, not damage
         raise ModelError(f"{where} cannot be read ({type(e).__name__}: {e}); re-export the model") from None

@@ -36,6 +36,7 @@ from ..runtime.ranges import symmetric_levels, symmetric_range
 from .base import Change, Context, Pass, PassResult
 from .options import ALLOW_EMPTY, EXCLUDE, NAMES, NETWORKS, Option
 from .quantize_overrides import bits_for, explicit_ranges, parse_keep, precision_rules
+from .quantize_targets import AUTO_EXCLUDE, check_auto_exclude
 from .quantize_weights import WEIGHT_TYPES, plan_biases, weight_input, weight_spec
 from .quantizers import QUANTIZER_TYPES, SMALL_EPS, ParamMaker, QSpec, build, check_qdq_levels
 
@@ -126,11 +127,12 @@ class Quantize(Pass):
         Option("ema-decay", "number", 0.999, "Decay of the ema method.", min=0, max=1),
         Option("percentile", "number", 99.99, "Percentile of the percentile method.", min=50, max=100),
         Option("context", "enum", "cpu", "NNabla context for calibration.", choices=("cpu", "cuda", "cudnn")),
-    )
+    ) + AUTO_EXCLUDE
     required = (("after", "names", "before", "weights", "preset", "network-outputs"),)
 
     def check(self, opts) -> None:
         levels(opts.bits, opts.signed, opts.ql_min, opts.ql_max)
+        check_auto_exclude(opts)
         cfg = config(opts)
         parse_keep(opts.keep)
         for key in ("mean", "std"):
@@ -247,7 +249,8 @@ class Quantize(Pass):
         ranges: Ranges = dict(explicit)
         if opts.calibrate is not None and wanted:
             if ctx.dry_run:
-                ctx.notes.append("calibration skipped in a dry run: quantizers are shown without ranges")
+                ctx.notes.append("calibration skipped in a dry run: quantizers are shown without ranges"
+                                 + (" and auto-exclude is not measured" if opts.auto_exclude else ""))
             else:
                 from ..rules.selector import split_list
                 from ..runtime.calibrate import Calibrator
@@ -287,9 +290,40 @@ class Quantize(Pass):
                               f"have none ({', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''}): add "
                               f"{opt('calibrate', 'DATA')} or {opt('ranges')}; weights alone need no data "
                               f"(give only {opt('weights')})")
+        if opts.auto_exclude and not ctx.dry_run:
+            from ..runtime.auto_exclude import auto_exclude
+
+            auto_exclude(self, model, matched, opts, ctx)
         if opts.bias == "int32":
             for net, changes in matched.values():
                 plan_biases(model, net, changes, ctx.notes)
+
+    def set_bits(self, change: Change, bits: Optional[int], opts) -> None:
+        """Give one change its own precision (``None``: the step's); auto-exclude's fallback uses it."""
+        import dataclasses
+
+        change.record["bits"] = opts.bits if bits is None else bits
+        if change.data["kind"] == "weight":
+            ql_min, ql_max = symmetric_levels(change.record["bits"])
+            change.data["spec"] = dataclasses.replace(change.data["spec"], ql_min=ql_min, ql_max=ql_max)
+        else:
+            change.data["levels"] = self._levels(change, config(opts), opts)
+
+    def rewritten_copy(self, model, network: str, changes: List[Change], opts):
+        """A copy of ``model`` with ``changes`` made in ``network`` (auto-exclude measures such copies); the
+        model and the changes are left as they were."""
+        copy = model.copy()
+        saved = [c.data["params"] for c in changes]
+        maker = ParamMaker(copy)
+        for c in changes:
+            c.data["params"] = maker
+        try:
+            self.rewrite(copy, copy.view(network), changes, opts)
+        finally:
+            for c, params in zip(changes, saved):
+                c.data["params"] = params
+        copy.invalidate_views()
+        return copy
 
     @staticmethod
     def _levels(c: Change, cfg: Config, opts) -> Tuple[float, float]:

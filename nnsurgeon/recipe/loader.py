@@ -10,6 +10,7 @@ aliases are expanded (a "billion laughs" alias bomb is refused), no alias inside
 """
 import difflib
 import os
+import re
 import stat
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
@@ -26,8 +27,10 @@ from . import spec
 MAX_RECIPE_BYTES = 1 << 20
 MAX_DEPTH = 64
 MAX_VALUES = 100_000
-MAX_STEPS = 10_000
+MAX_STEPS = 1_000
 _FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser when present: same events
+# what YAML 1.1 readers refuse (PyYAML's Reader.NON_PRINTABLE), found here first so the error says where
+_NOT_YAML = re.compile("[^\x09\x0A\x0D\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD\U00010000-\U0010FFFF]")
 _PLAIN = {"tag:yaml.org,2002:" + t for t in ("str", "int", "float", "bool", "null", "seq", "map")}
 
 
@@ -82,37 +85,47 @@ def load_recipe(path: str) -> Recipe:
 def parse_recipe(text: str, path: str = "<recipe>") -> Recipe:
     """Validate recipe ``text`` (``path`` names it in errors and anchors relative paths)."""
     _check_text(text, path)
-    loader = None
+    _scan_events(text, path)
     try:
-        _scan_events(text, path)
-        loader = yaml.SafeLoader(text)
+        node, data = _compose(text, path, _FAST_LOADER)
+    except yaml.YAMLError:  # malformed: PyYAML's own loader says where, in the words users know
+        node, data = _compose(text, path, yaml.SafeLoader)
+    return _Validator(path).recipe(node, data)
+
+
+def _compose(text: str, path: str, loader_class):
+    """(node, data) of the single document in ``text``: tags checked before anything is constructed."""
+    loader = loader_class(text)
+    try:
         node = loader.get_single_node()
         if node is None:
             raise RecipeError(f"{path}:1:1: the recipe is empty; it needs 'version: 1' and 'steps'")
         _check_tags(node, path)
         _check_step_count(node, path)
-        data = loader.construct_document(node)
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else path
-        raise RecipeError(f"{where}: malformed YAML ({e.problem or e.context})") from None
+        return node, loader.construct_document(node)
     except yaml.YAMLError as e:
-        raise RecipeError(f"{path}: malformed YAML ({e})") from None
+        if loader_class is not yaml.SafeLoader:
+            raise
+        mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else path
+        problem = getattr(e, "problem", None) or getattr(e, "context", None) or e
+        raise RecipeError(f"{where}: malformed YAML ({str(problem).splitlines()[0]})") from None
     finally:
-        if loader is not None:
-            loader.dispose()
-    return _Validator(path).recipe(node, data)
+        loader.dispose()
 
 
 def _check_text(text: str, path: str) -> None:
     if len(text) > MAX_RECIPE_BYTES:
         raise RecipeError(f"{path}: the recipe is larger than {MAX_RECIPE_BYTES:,} characters; recipes are short "
                           "lists of steps, split it or check that this is the right file")
-    nul = text.find("\x00")
-    if nul >= 0:
-        line = text.count("\n", 0, nul) + 1
-        column = nul - (text.rfind("\n", 0, nul) + 1) + 1
-        raise RecipeError(f"{path}:{line}:{column}: the recipe holds a NUL byte; is this a text file?")
+    bad = _NOT_YAML.search(text)
+    if bad:
+        at = bad.start()
+        line = text.count("\n", 0, at) + 1
+        column = at - (text.rfind("\n", 0, at) + 1) + 1
+        what = "a NUL byte" if bad.group() == "\x00" else f"character U+{ord(bad.group()):04X}"
+        raise RecipeError(f"{path}:{line}:{column}: the recipe holds {what}, which YAML does not allow; "
+                          "is this a text file?")
 
 
 def _scan_events(text: str, path: str) -> None:

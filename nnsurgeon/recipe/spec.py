@@ -18,6 +18,11 @@ COMPARE = (Option("input", "path", None, "Data to compare on (relative to the re
            Option("rtol", "number", None, "Relative tolerance.", min=0),
            Option("min-cosine", "number", None, "Lowest cosine similarity per output.", min=-1, max=1),
            Option("min-top1", "number", None, "Lowest top-1 agreement per output.", min=0, max=1),
+           Option("min-sqnr", "number", None, "Lowest output SQNR in dB against the original."),
+           Option("labels", "str", None, "Class indices of the input samples: .npy/.npz (relative to the recipe) "
+                  "or an array name of the input .npz."),
+           Option("max-accuracy-drop", "number", None, "Largest accuracy drop in percentage points (needs labels).",
+                  min=0, max=100),
            Option("batch-size", "int", 32, "Batch size.", min=1, max=65536),
            Option("output-atol", "mapping", None, "Absolute tolerance per output name ({y: 0.001}); atol for the rest."),
            Option("output-rtol", "mapping", None, "Relative tolerance per output name; rtol for the rest."),

@@ -1,17 +1,20 @@
 """compare: run two models on the same inputs and measure how their outputs (and, with per_layer, every
 function output present in both by name) differ. Only running statistics are kept across batches."""
-from typing import Dict, Optional
+import math
+from typing import Dict, List, Optional
 
 import numpy as np
 
-from ..errors import DataError, opt
+from ..errors import DataError, OptionError, opt
 from ..interrupt import check_interrupted
 from .data import in_network, in_network_iter, open_source
 from .progress import progress
 from .runner import Runner
 
 
-class _Diff:
+class Diff:
+    """Running statistics of B against A over batches (see the module doc)."""
+
     def __init__(self, keep: bool = False):
         self.keep = keep  # keep |a-b| for the median and the quantile (outputs only: they are small)
         self.abs: list = []
@@ -19,17 +22,20 @@ class _Diff:
         self.max_abs = 0.0
         self.sum_abs = 0.0
         self.count = 0
-        self.dot = self.na = self.nb = 0.0
+        self.dot = self.na = self.nb = self.err2 = 0.0
         self.top1_same = self.top1_n = 0
+        self.correct_a = self.correct_b = self.correct_n = 0
         self.violations = 0
 
-    def update(self, a: np.ndarray, b: np.ndarray, atol, rtol) -> None:
+    def update(self, a: np.ndarray, b: np.ndarray, atol, rtol, labels: Optional[np.ndarray] = None) -> None:
         fa, fb = np.isfinite(a), np.isfinite(b)
         self.nonfinite_a += int(a.size - fa.sum())
         self.nonfinite_b += int(b.size - fb.sum())
         both = fa & fb
         a64, b64 = np.where(both, a, 0).astype(np.float64), np.where(both, b, 0).astype(np.float64)
-        d = np.abs(a64 - b64)
+        diff = a64 - b64
+        d = np.abs(diff)
+        self.err2 += float((diff * diff).sum())
         if self.keep:
             self.abs.append(d.astype(np.float32).ravel())
         self.max_abs = max(self.max_abs, float(d.max()) if d.size else 0.0)
@@ -39,19 +45,29 @@ class _Diff:
         self.na += float((a64 * a64).sum())
         self.nb += float((b64 * b64).sum())
         if a.ndim == 2 and a.shape[1] > 1:
-            self.top1_same += int((a.argmax(1) == b.argmax(1)).sum())
+            pa, pb = a.argmax(1), b.argmax(1)
+            self.top1_same += int((pa == pb).sum())
             self.top1_n += a.shape[0]
+            if labels is not None:
+                self.correct_a += int((pa == labels).sum())
+                self.correct_b += int((pb == labels).sum())
+                self.correct_n += a.shape[0]
         if atol is not None:
             self.violations += int((d > atol + (rtol or 0.0) * np.abs(a64)).sum())
+
+    def sqnr_db(self) -> Optional[float]:
+        """10 log10(sum(a^2) / sum((a-b)^2)); None when B equals A (no noise) or A is all zeros (no signal)."""
+        if self.err2 == 0 or self.na == 0:
+            return None
+        return 10.0 * math.log10(self.na / self.err2)
 
     def report(self, kind, name, atol, quantile: float = 0.99, check_finite: bool = False) -> Dict:
         denom = np.sqrt(self.na) * np.sqrt(self.nb)
         cosine = 1.0 if denom == 0 and self.max_abs == 0 else (self.dot / denom if denom else 0.0)
         diffs = np.concatenate(self.abs) if self.abs else None
         nonfinite = self.nonfinite_a + self.nonfinite_b
-        noise = max(self.na - 2.0 * self.dot + self.nb, 0.0)  # sum((a - b)^2) from the same running sums
-        sqnr = None if noise == 0 or self.na == 0 else float(10.0 * np.log10(self.na / noise))
-        return {"kind": kind, "name": name, "max_abs": self.max_abs,
+        sqnr = self.sqnr_db()
+        row = {"kind": kind, "name": name, "max_abs": self.max_abs,
                 "mean_abs": self.sum_abs / max(self.count, 1),
                 "median_abs": None if diffs is None or not diffs.size else float(np.median(diffs)),
                 "quantile": quantile,
@@ -61,6 +77,27 @@ class _Diff:
                 "nonfinite": [self.nonfinite_a, self.nonfinite_b], "atol": atol,
                 "ok": (atol is None or self.violations == 0) and not (check_finite and nonfinite),
                 "violations": self.violations}
+        if self.correct_n:
+            row["accuracy_a"] = self.correct_a / self.correct_n
+            row["accuracy_b"] = self.correct_b / self.correct_n
+            row["accuracy_drop"] = 100.0 * (row["accuracy_a"] - row["accuracy_b"])
+        return row
+
+
+def check_thresholds(row: Dict, min_cosine=None, min_top1=None, min_sqnr=None, max_accuracy_drop=None) -> List[str]:
+    """The thresholds an output row breaks, as text (empty: all met). A threshold that does not apply to the
+    row (top-1 of a non-classifier output, accuracy without labels) is not checked."""
+    broken = []
+    if min_cosine is not None and row["cosine"] < min_cosine:
+        broken.append(f"cosine {row['cosine']:.6f} < {min_cosine}")
+    if min_top1 is not None and row["top1"] is not None and row["top1"] < min_top1:
+        broken.append(f"top1 {row['top1']:.4f} < {min_top1}")
+    if min_sqnr is not None and row["sqnr_db"] is not None and row["sqnr_db"] < min_sqnr:
+        broken.append(f"SQNR {row['sqnr_db']:.2f} dB < {min_sqnr}")
+    if max_accuracy_drop is not None and row.get("accuracy_drop") is not None \
+            and row["accuracy_drop"] > max_accuracy_drop:
+        broken.append(f"accuracy drop {row['accuracy_drop']:.2f} pt > {max_accuracy_drop}")
+    return broken
 
 
 def tolerance_for(tol, name: str):
@@ -92,11 +129,15 @@ def compare_models(a, b=None, data: Optional[str] = None, random: bool = False, 
                    network: Optional[str] = None, batch_size: int = 32, atol=None, rtol=None,
                    per_layer: bool = False, context: str = "cpu", source=None, reference=None,
                    save_outputs: Optional[str] = None, quantile: float = 0.99, check_finite: bool = False,
-                   progress_bar: bool = True, force: bool = False, inputs=()) -> Dict:
+                   progress_bar: bool = True, force: bool = False, inputs=(), labels: Optional[str] = None,
+                   min_cosine: Optional[float] = None, min_top1: Optional[float] = None,
+                   min_sqnr: Optional[float] = None, max_accuracy_drop: Optional[float] = None) -> Dict:
     """Statistics per output (and per common layer): max/mean/median/quantile abs difference, cosine similarity,
     SQNR of b against a in dB (10 log10 sum(a^2) / sum((a-b)^2); None when they are equal), top-1 agreement for
     2-D outputs; ``ok`` is False when a value breaks ``atol + rtol*|a|`` (``atol``, ``rtol``: a
-    number or ``{output: number}``) or, with ``check_finite``, when either side has NaN/Inf.
+    number or ``{output: number}``) or, with ``check_finite``, when either side has NaN/Inf, or an output
+    breaks a threshold (``min_cosine``, ``min_top1``, ``min_sqnr`` in dB, ``max_accuracy_drop`` in percentage
+    points). With ``labels`` (see :func:`nnsurgeon.runtime.labels.load_labels`) each model's accuracy.
 
     ``b``: the other model, or None with ``reference`` (an .npz of outputs saved earlier with ``save_outputs``).
     ``network``: default the one the file's first executor runs.
@@ -106,6 +147,12 @@ def compare_models(a, b=None, data: Optional[str] = None, random: bool = False, 
         report = compare_models(load("a.nnp"), load("b.nnp"), random=True, atol=1e-3)
     """
     from .networks import data_network
+
+    if rtol is not None and atol is None:
+        raise OptionError(f"{opt('rtol')} needs {opt('atol')}: values are checked against atol + rtol*|a| "
+                          f"(give {opt('atol', '0')} for a purely relative tolerance)")
+    if max_accuracy_drop is not None and labels is None:
+        raise OptionError(f"{opt('max-accuracy-drop')} needs {opt('labels')} (class indices of the input samples)")
 
     name_a, note = data_network(a, network)
     notes = [note] if note else []
@@ -144,9 +191,20 @@ def compare_models(a, b=None, data: Optional[str] = None, random: bool = False, 
     watch = outputs + [y for _, y in layers]
     run_a = Runner(a, name_a, watch=watch, context=context)
     run_b = Runner(b, name_a, watch=watch, context=context) if nb is not None else None
-    stats = {w: _Diff(keep=w in outputs) for w in watch}
+    stats = {w: Diff(keep=w in outputs) for w in watch}
+    label_array, ignore = None, ()
+    if labels is not None:
+        if random:
+            raise OptionError(f"{opt('labels')} belong to given inputs, not to random ones")
+        from .labels import load_labels
+
+        label_array, key = load_labels(labels, data)
+        ignore = (key,) if key else ()
     if source is None:
-        source = in_network(name_a, lambda: open_source(data, run_a.input_shapes, random, seed, samples))
+        source = in_network(name_a, lambda: open_source(data, run_a.input_shapes, random, seed, samples,
+                                                        ignore=ignore))
+    if label_array is not None and len(label_array) != source.count:
+        raise DataError(f"{labels}: holds {len(label_array)} labels but {data} holds {source.count} samples")
     notes.extend(getattr(source, "notes", []))
     total = -(-source.count // batch_size)
     saved: Dict[str, list] = {o: [] for o in outputs} if save_outputs else {}
@@ -173,8 +231,10 @@ def compare_models(a, b=None, data: Optional[str] = None, random: bool = False, 
             vb = None
         done += n
         if vb is not None:
+            part = None if label_array is None else label_array[done - n:done]
             for w in watch:
-                stats[w].update(va[w], vb[w], tolerance_for(atol, w), tolerance_for(rtol, w))
+                stats[w].update(va[w], vb[w], tolerance_for(atol, w), tolerance_for(rtol, w),
+                                labels=part if w in outputs else None)
     if ref is not None:
         short = [o for o in outputs if len(ref[o]) != done]
         if short:
@@ -194,6 +254,15 @@ def compare_models(a, b=None, data: Optional[str] = None, random: bool = False, 
                           for o in outputs] if compared else [],
               "layers": [dict(stats[y].report("layer", f"{fname}:{y}", tolerance_for(atol, y), quantile,
                                               check_finite), function=fname) for fname, y in layers]}
+    if label_array is not None and compared and not any("accuracy_a" in r for r in report["outputs"]):
+        raise DataError(f"{labels}: no output of network '{name_a}' is a classifier output (N, C) to score "
+                        "the labels against")
+    broken = {}
+    for r in report["outputs"]:
+        r["broken"] = check_thresholds(r, min_cosine, min_top1, min_sqnr, max_accuracy_drop)
+        r["ok"] = r["ok"] and not r["broken"]
+        if r["broken"]:
+            broken[r["name"]] = r["broken"]
     first_bad = next((r for r in report["layers"] if not r["ok"]), None)
     bad_outputs = [r["name"] for r in report["outputs"] if not r["ok"]]
     report["ok"] = not bad_outputs and (first_bad is None)
@@ -203,11 +272,17 @@ def compare_models(a, b=None, data: Optional[str] = None, random: bool = False, 
     elif report["ok"]:
         report["summary"] = f"{len(outputs)} output(s) compared on {done} sample(s)" + (
             "" if atol is None else f", all within{limits}") + (", all finite" if check_finite else "")
+        accs = [r for r in report["outputs"] if "accuracy_a" in r]
+        if accs:
+            report["summary"] += "; " + ", ".join(
+                f"{r['name']} accuracy {100 * r['accuracy_a']:.2f}% -> {100 * r['accuracy_b']:.2f}% "
+                f"(drop {r['accuracy_drop']:.2f} pt)" for r in accs)
     else:
         nonfinite = [r["name"] for r in report["outputs"] if check_finite and sum(r["nonfinite"])]
         where = f"; first layer over the threshold: {first_bad['function']}" if first_bad else ""
+        extra = ("; " + "; ".join(f"{name}: {', '.join(items)}" for name, items in broken.items())) if broken else ""
         report["summary"] = (f"outputs over the threshold{limits}: {', '.join(bad_outputs) or 'none'}{where}"
-                             + (f"; NaN/Inf in {', '.join(nonfinite)}" if nonfinite else ""))
+                             + (f"; NaN/Inf in {', '.join(nonfinite)}" if nonfinite else "") + extra)
     return report
 
 

@@ -4,7 +4,7 @@ them; checked against the network's inputs and streamed in batches so memory doe
 import difflib
 import os
 import stat
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -23,9 +23,10 @@ class DataSource:
             ...
     """
 
-    def __init__(self, path: str, shapes: Dict[str, Tuple[int, ...]]):
+    def __init__(self, path: str, shapes: Dict[str, Tuple[int, ...]], ignore: Sequence[str] = ()):
         self.path = path
         self.shapes = shapes
+        self.ignore = set(ignore)  # arrays of an .npz that are not inputs (labels kept beside the inputs)
         if not os.path.exists(path):
             raise DataError(f"{path}: no such file or folder; give a .npy, .npz or a folder of them")
         if os.path.isdir(path):
@@ -55,7 +56,7 @@ class DataSource:
             elif path.endswith(".npz"):
                 _check_npz(path)
                 npz = np.load(path, allow_pickle=False)
-                arrays = {k: npz[k] for k in npz.files}
+                arrays = {k: npz[k] for k in npz.files if k not in self.ignore}
             else:
                 raise DataError(f"{path}: not a .npy or .npz file")
         except DataError:
@@ -255,7 +256,7 @@ class ArraySource:
 
 
 def open_source(data: Optional[str], shapes: Dict[str, Tuple[int, ...]], random: bool = False, seed: int = 0,
-                samples: int = 1, size=None, scale: float = 1.0, mean=(), std=(), val_range=None):
+                samples: int = 1, size=None, scale: float = 1.0, mean=(), std=(), val_range=None, ignore: Sequence[str] = ()):
     """The one data reader: the source for ``--input DATA`` (.npy, .npz, a folder of them, an image or a folder
     of images) or ``--random`` (``val_range``: ``{input or "": (lo, hi)}`` for uniform values). A network with no
     data input (only parameters feed it) is run once, with no data. Every source has ``count``, ``notes``
@@ -272,7 +273,7 @@ def open_source(data: Optional[str], shapes: Dict[str, Tuple[int, ...]], random:
         raise DataError(f"{data}: is not a regular file (a pipe or device?); give a .npy, .npz, an image or a folder")
     if os.path.exists(data) and is_image_input(data):
         return ImageSource(data, shapes, size, scale, mean, std)
-    return DataSource(data, shapes)
+    return DataSource(data, shapes, ignore=ignore)
 
 
 def in_network(network: str, make):

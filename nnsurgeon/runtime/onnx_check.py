@@ -15,7 +15,7 @@ from typing import Dict, List, Optional
 import numpy as np
 
 from ..errors import DataError, ModelError
-from .compare import _Diff
+from .compare import Diff
 from .data import DataSource
 from .runner import Runner
 
@@ -94,7 +94,7 @@ def check_onnx(onnx_model, model, network: str, outputs: Optional[Dict[str, str]
         raise ModelError(f"the ONNX inputs ({', '.join(shapes)}) are not those of network '{network}' "
                          f"({', '.join(nn_inputs)})")
     runner = Runner(model, network, watch=[outputs[n] for n in names], context=context)
-    stats = {n: _Diff() for n in names}
+    stats = {n: Diff() for n in names}
     seen = 0
     for batch, real in _batches(shapes, data, samples, seed):
         try:

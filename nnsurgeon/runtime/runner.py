@@ -11,7 +11,7 @@ from typing import Dict, Iterable, List, Optional, Sequence
 
 import numpy as np
 
-from .._nnabla import nnabla_quiet
+from .._nnabla import c_stderr_silenced, nnabla_quiet
 from ..errors import DataError, ModelError
 from ..graph.live import LiveNetwork
 from ..interrupt import check_interrupted
@@ -61,6 +61,11 @@ class Runner:
         needed = needed_inputs(net, self.targets)
         self.input_shapes = {k: v for k, v in net.input_shapes().items() if k in needed}
         self.unused_inputs = [k for k in net.inputs if k not in needed]
+
+    def set_watch(self, watch: Sequence[str]) -> None:
+        """Watch other variables from now on (graphs are rebuilt: watched variables are kept when built)."""
+        self.watch = list(watch)
+        self._graphs.clear()
 
     def _graph(self, batch_size: int) -> LiveNetwork:
         if batch_size not in self._graphs:
@@ -132,13 +137,14 @@ class Runner:
         nn = nnabla_quiet()
         self._sliced_ranges = None
         live = self._graph(n)
-        for name, v in live.inputs.items():
-            if name in self.input_shapes:
-                v.d = batch[name]
         outputs = [live.variables[t] for t in dict.fromkeys(self.targets)]
         if self.ranges:
             outputs += [r for pair in live.range_vars.values() for r in pair]
-        with nn.context_scope(self.context):
+        # NNabla's allocator prints 'Failed to allocate again.' on fd 2 before raising: one Error line only
+        with nn.context_scope(self.context), c_stderr_silenced():
+            for name, v in live.inputs.items():
+                if name in self.input_shapes:  # inputs the watched values need (labels are not demanded)
+                    v.d = batch[name]
             if len(outputs) == 1:
                 outputs[0].forward(clear_no_need_grad=True)
             else:

@@ -21,7 +21,7 @@ import tempfile
 import time
 
 
-class _Hang(Exception):
+class _Hang(BaseException):  # not an Exception: the CLI's error boundary must not catch it
     pass
 
 

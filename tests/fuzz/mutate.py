@@ -386,7 +386,7 @@ def _recipe(rng, seeds):
         depth = rng.choice([50, 70, 300, 500, 20_000])
         return op, craft.deep_nesting(depth) if rng.random() < 0.7 else "version: 1\nsteps: " + "[" * depth + "}"
     if op == "steps":
-        return op, craft.many_steps(rng.choice([10, 10_001, 100_000]), aliased=rng.random() < 0.5)
+        return op, craft.many_steps(rng.choice([10, 1_001, 10_001, 100_000]), aliased=rng.random() < 0.5)
     text = rng.choice(seeds.recipes)
     if op == "flip":
         return op, _flip(rng, text.encode(), 6)
