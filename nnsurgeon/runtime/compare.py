@@ -277,6 +277,9 @@ def compare_models(a, b=None, data: Optional[str] = None, random: bool = False, 
             report["summary"] += "; " + ", ".join(
                 f"{r['name']} accuracy {100 * r['accuracy_a']:.2f}% -> {100 * r['accuracy_b']:.2f}% "
                 f"(drop {r['accuracy_drop']:.2f} pt)" for r in accs)
+    elif broken and atol is None and first_bad is None and len(broken) == len(bad_outputs):
+        report["summary"] = "outputs break the thresholds: " + "; ".join(
+            f"{name}: {', '.join(items)}" for name, items in broken.items())
     else:
         nonfinite = [r["name"] for r in report["outputs"] if check_finite and sum(r["nonfinite"])]
         where = f"; first layer over the threshold: {first_bad['function']}" if first_bad else ""
