@@ -35,9 +35,10 @@ def save(model: NnpModel, path: str, network_format: Optional[str] = None, param
     return write_nnp(model, path, network_format, param_format, force)
 
 
-def list_layers(model: ModelLike, network: Optional[str] = None, types: Sequence[str] = (),
-                names: Sequence[str] = (), batch_size: Optional[int] = None) -> List[Dict]:
-    """One dict per function, as ``nnsurgeon list-layers --format json`` prints them.
+def list_layers(model: ModelLike, network=None, types: Sequence[str] = (), names: Sequence[str] = (),
+                batch_size: Optional[int] = None, exclude: Sequence[str] = ()) -> List[Dict]:
+    """One dict per function, as ``nnsurgeon list-layers --format json`` prints them. ``network``: a name, a
+    list of names, or None for every network.
 
     Example::
 
@@ -48,8 +49,10 @@ def list_layers(model: ModelLike, network: Optional[str] = None, types: Sequence
     from .graph.layers import layer_rows
     from .rules.selector import compile_selector
 
-    matches = compile_selector(types, names)
-    rows = layer_rows(load(model), network, batch_size)
+    matches = compile_selector(types, names, exclude)
+    m = load(model)
+    networks = [network] if isinstance(network, str) else list(network or [None])
+    rows = [r for n in networks for r in layer_rows(m, n, batch_size)]
     return [r for r in rows if matches(SimpleNamespace(type=r["type"], name=r["name"]))]
 
 
@@ -97,9 +100,10 @@ set_batch_size = _step_function("set-batch-size")
 
 
 def apply(recipe: str, model: Optional[ModelLike] = None, output: Optional[str] = None, dry_run: bool = False,
-          force: bool = False):
+          force: bool = False, networks: Optional[Sequence[str]] = None):
     """Apply the recipe file ``recipe`` to ``model`` (default: the recipe's ``model:``); write ``output`` when
-    given. Returns ``(results, model, checks)`` as :func:`nnsurgeon.plan.run_plan` does; raises
+    given; ``networks`` replaces the recipe's ``networks:`` (they scope every step and expectation). Returns
+    ``(results, model, checks)`` as :func:`nnsurgeon.plan.run_plan` does; raises
     :class:`~nnsurgeon.errors.CheckFailed` when one of the recipe's expectations fails (a loaded ``model`` is then
     left unchanged and ``output`` is not written).
 
@@ -115,20 +119,26 @@ def apply(recipe: str, model: Optional[ModelLike] = None, output: Optional[str] 
     spec = model if model is not None else r.model_path()
     if spec is None:
         raise NnsurgeonError(f"{recipe}: the recipe names no model; pass model=")
+    plan = r.plan()
+    if networks:
+        from .passes.options import as_list
+
+        plan.default_networks = as_list(networks)
     with dialect("recipe"):
         if isinstance(spec, NnpModel):
             from .expectations import check_expectations
 
             work = spec.copy()
-            results = r.plan().apply(work, dry_run=dry_run)
-            checks = [] if dry_run or not r.expect else check_expectations(spec, work, r.expect, r.base_dir)
+            results = plan.apply(work, dry_run=dry_run)
+            checks = [] if dry_run or not r.expect else check_expectations(spec, work, r.expect, r.base_dir,
+                                                                          plan.default_networks)
             if not dry_run and all(c["ok"] for c in checks):
                 spec.replace_contents(work)
                 if output:
                     write_nnp(spec, output, force=force, inputs=[recipe])
             outcome = (results, spec, checks)
         else:
-            outcome = run_plan(spec, r.plan(), output, force=force, dry_run=dry_run, expect=r.expect, inputs=[recipe])
+            outcome = run_plan(spec, plan, output, force=force, dry_run=dry_run, expect=r.expect, inputs=[recipe])
     failed = [c["check"] for c in outcome[2] if not c["ok"]]
     if failed:
         raise CheckFailed(f"{len(failed)} expectation(s) failed ({', '.join(failed)}); the model was not changed"
@@ -136,11 +146,12 @@ def apply(recipe: str, model: Optional[ModelLike] = None, output: Optional[str] 
     return outcome
 
 
-def compare(a: ModelLike, b: ModelLike, **options):
-    """Run two models on the same inputs and return per-output statistics (see :mod:`nnsurgeon.runtime.compare`)."""
+def compare(a: ModelLike, b: Optional[ModelLike] = None, **options):
+    """Run two models on the same inputs (or ``a`` against ``reference="ref.npz"``, outputs saved earlier with
+    ``save_outputs=``) and return per-output statistics (see :mod:`nnsurgeon.runtime.compare`)."""
     from .runtime.compare import compare_models
 
-    return compare_models(load(a), load(b), **options)
+    return compare_models(load(a), load(b) if b is not None else None, **options)
 
 
 AUTO_EXCLUDE_KEYS = ("auto-exclude", "min-sqnr", "max-accuracy-drop", "labels", "eval-input", "fallback-bits")
@@ -205,10 +216,13 @@ def sensitivity(model: ModelLike, data: Optional[str] = None, labels: Optional[s
     return report
 
 
-def extract(model, inputs, layers: Optional[Sequence[str]] = None, network: Optional[str] = None,
-            batch_size: int = 32, context: str = "cpu") -> Dict[str, object]:
-    """Outputs of the chosen functions (every function when ``layers`` is None) for ``inputs``, keyed by
-    stable name (``NAME:i`` for output i of a multi-output function).
+def extract(model, inputs, names: Optional[Sequence[str]] = None, network: Optional[str] = None,
+            batch_size: int = 32, context: str = "cpu", types: Sequence[str] = (), exclude: Sequence[str] = (),
+            layers: Optional[Sequence[str]] = None) -> Dict[str, object]:
+    """Outputs of the chosen functions (every function when no selector is given) for ``inputs``, keyed by
+    stable name (``NAME:i`` for output i of a multi-output function). ``names``, ``types``, ``exclude``: the
+    selectors of every command (``layers`` is the old spelling of ``names``). ``network``: default the one the
+    file's first executor runs.
 
     ``model``: an .nnp path, a pretrained name, a loaded model, or a graph built in Python (an
     ``nn.Variable`` output, or a list/dict of them). ``inputs``: a path (.npy/.npz/image/folder), one array
@@ -222,13 +236,16 @@ def extract(model, inputs, layers: Optional[Sequence[str]] = None, network: Opti
     """
     import numpy as np
 
+    from .rules.selector import split_list
     from .runtime.data import ArraySource, open_source
-    from .runtime.extract import resolve_layers, run_layers
-    from .runtime.runner import Runner
+    from .runtime.extract import layer_runner, resolve_layers, run_layers
+    from .runtime.networks import data_network
 
     m, inputs = _as_model(model, inputs)
-    net = m.network(network).name
-    shapes = Runner(m, net, context=context).input_shapes
+    net, _ = data_network(m, network)
+    chosen = resolve_layers(m, net, split_list(list(names or ()) + list(layers or ())), split_list(types),
+                            split_list(exclude))
+    shapes = layer_runner(m, net, chosen, context).input_shapes
     if isinstance(inputs, str):
         source = open_source(inputs, shapes)
     else:
@@ -237,7 +254,6 @@ def extract(model, inputs, layers: Optional[Sequence[str]] = None, network: Opti
                 raise NnsurgeonError(f"network '{net}' has inputs {', '.join(shapes)}: pass a dict name -> array")
             inputs = {next(iter(shapes)): inputs}
         source = ArraySource(inputs, shapes)
-    chosen = resolve_layers(m, net, list(layers or ()))
     parts: Dict[str, list] = {}
     for values in run_layers(m, net, chosen, source.batches(batch_size), context):
         for k, v in values.items():

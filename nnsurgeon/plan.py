@@ -113,6 +113,13 @@ def run_step(model, p: Pass, opts, ctx: Optional[Context] = None) -> PassResult:
     before = used_parameters(model)
     result = PassResult(p.name)
     matched = {}
+    exclude = list(getattr(opts, "exclude", ()) or ())
+    if exclude:
+        from .rules.selector import unmatched_excludes
+
+        scope = list(getattr(opts, "networks", ()) or ()) or model.network_names
+        result.notes.extend(unmatched_excludes(
+            [f for n in scope if n in model.network_names for f in model.network(n).function], exclude))
     for net_name, (view, functions) in p.select(model, opts).items():
         matched[net_name] = (view, p.match(model, view, functions, opts, result.notes))
     p.prepare(model, matched, opts, ctx)
@@ -172,7 +179,7 @@ def run_plan(model_spec: str, plan: Plan, output: Optional[str] = None, network_
     if expect and not dry_run:
         from .expectations import check_expectations
 
-        checks = check_expectations(original, model, expect, plan.base_dir)
+        checks = check_expectations(original, model, expect, plan.base_dir, plan.default_networks)
     if output and not dry_run and all(c["ok"] for c in checks):
         write_nnp(model, output, network_format, param_format, force=force, inputs=all_inputs)
     return results, model, checks

@@ -160,6 +160,6 @@ def test_compare(digits, tmp_path):
     out = report["outputs"][0]
     assert 0 < out["max_abs"] and 0.5 < out["top1"] < 1.0 and out["ok"] is False
     assert report["layers"] and "first layer over the threshold: @Runtime/Affine" in report["summary"]
-    assert r.stderr.strip().splitlines()[-1].startswith("Error: outputs over the threshold")
+    assert r.stderr.strip().splitlines()[-1].startswith("FAILED: outputs over the threshold")
     r = run("compare", path, q4, "--random", "--seed", "1")
     assert r.exit_code == 0 and "cosine" in r.stdout

@@ -10,7 +10,9 @@ LIST_LAYERS = 'network  index  name                    type         inputs      
 
 QUANTIZE = 'network  after            type    output               consumers               range\n-------  ---------------  ------  -------------------  ----------------------  -------\nRuntime  @Runtime/ReLU    ReLU    @Runtime/ReLU_out    @Runtime/Convolution_1  dynamic\nRuntime  @Runtime/ReLU_1  ReLU    @Runtime/ReLU_out_1  @Runtime/Affine         dynamic\nRuntime  @Runtime/Affine  Affine  y                    (network output)        dynamic\n'
 
-COMPARE = 'kind    name  max_abs  mean_abs  cosine    sqnr_db  top1    ok\n------  ----  -------  --------  --------  -------  ------  ---\noutput  y     0.5      0.5       0.999414  29.17    1.0000  yes\n'
+COMPARE = ('kind    name  max_abs  mean_abs  median_abs  q99_abs  cosine    sqnr_db  top1    ok\n'
+           '------  ----  -------  --------  ----------  -------  --------  -------  ------  ---\n'
+           'output  y     0.5      0.5       0.5         0.5      0.999414  29.17    1.0000  yes\n')
 
 
 @pytest.fixture(scope="module")
@@ -39,4 +41,4 @@ def test_compare_table(chain):
     m.parameters[name] = nnsurgeon.model.Parameter(m.parameters[name].data + np.float32(0.5), True)
     nnsurgeon.save(m, str(chain / "b.nnp"), force=True)
     r = run("compare", chain / "g.nnp", chain / "b.nnp", "--random", "--samples", "4")
-    assert (r.exit_code, r.stdout, r.stderr) == (0, COMPARE, "1 output(s) compared\n")
+    assert (r.exit_code, r.stdout, r.stderr) == (0, COMPARE, "PASSED: 1 output(s) compared on 4 sample(s)\n")

@@ -267,13 +267,14 @@ def test_compare_with_labels_matches_numpy(digits, pair, tmp_path):
         assert out["sqnr_db"] == pytest.approx(sqnr(ya, yb), rel=1e-4)
     r = run("compare", a, b, "--input", digits.test, "--labels", digits.labels)
     header = r.stdout.splitlines()[0].split()
-    assert header == ["kind", "name", "max_abs", "mean_abs", "cosine", "sqnr_db", "top1", "accuracy_a", "accuracy_b",
-                      "drop_pt", "ok"]
-    assert r.stderr.strip() == (f"1 output(s) compared; y accuracy {100 * acc_a:.2f}% -> {100 * acc_b:.2f}% "
-                                f"(drop {100 * (acc_a - acc_b):.2f} pt)")
+    assert header == ["kind", "name", "max_abs", "mean_abs", "median_abs", "q99_abs", "cosine", "sqnr_db", "top1",
+                      "accuracy_a", "accuracy_b", "drop_pt", "ok"]
+    assert r.stderr.strip().splitlines()[-1] == (
+        f"PASSED: 1 output(s) compared on {len(ya)} sample(s); y accuracy {100 * acc_a:.2f}% -> {100 * acc_b:.2f}% "
+        f"(drop {100 * (acc_a - acc_b):.2f} pt)")
     r = run("compare", a, b, "--input", digits.test)
-    assert r.stdout.splitlines()[0].split() == ["kind", "name", "max_abs", "mean_abs", "cosine", "sqnr_db", "top1",
-                                                "ok"]
+    assert r.stdout.splitlines()[0].split() == ["kind", "name", "max_abs", "mean_abs", "median_abs", "q99_abs",
+                                                "cosine", "sqnr_db", "top1", "ok"]
 
 
 def test_compare_thresholds_exit_1(digits, pair):
@@ -292,7 +293,7 @@ def test_compare_thresholds_exit_1(digits, pair):
                                                                    "accuracy drop")):
         r = run(*base, flag, value)
         assert r.exit_code == 1, (flag, r.stderr)
-        assert r.stderr.strip().splitlines()[-1].startswith(f"Error: outputs break the thresholds: y: {text}")
+        assert r.stderr.strip().splitlines()[-1].startswith(f"FAILED: outputs break the thresholds: y: {text}")
     assert_user_error(run("compare", a, b, "--input", digits.test, "--rtol", "0.1"), "--rtol needs --atol")
     assert_user_error(run("compare", a, b, "--input", digits.test, "--max-accuracy-drop", 1),
                       "--max-accuracy-drop needs --labels")

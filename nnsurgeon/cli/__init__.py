@@ -33,6 +33,15 @@ COMMANDS = {  # name -> (module, function): loaded on use, so --help never impor
 class Group(click.Group):
     """Loads commands lazily and turns library errors into one ``Error:`` line and an exit code."""
 
+    def parse_args(self, ctx, args):
+        """``-v``/``--verbose`` is accepted anywhere on the line (before or after the command), up to ``--``."""
+        args = list(args)
+        end = args.index("--") if "--" in args else len(args)
+        flags = [a for a in args[:end] if a in ("-v", "--verbose")]
+        if flags:
+            args = ["--verbose"] + [a for i, a in enumerate(args) if i >= end or a not in ("-v", "--verbose")]
+        return super().parse_args(ctx, args)
+
     def list_commands(self, ctx):
         return list(COMMANDS)
 
@@ -58,6 +67,9 @@ class Group(click.Group):
         try:
             with dialect("cli"):
                 result = super().invoke(ctx)
+                from .common import flush
+
+                flush()
             if interrupted():  # an interrupt Python swallowed somewhere: still stop with 130
                 raise KeyboardInterrupt
             return result

@@ -2,36 +2,88 @@
 import click
 
 from ..rules.selector import split_list
-from .common import model_argument
+from .common import model_argument, names_of, network_option, select_options, wide_option
 from .render import args_text, ports_text, print_csv, print_json, table
+
+SHOW = ("args", "params", "shapes")
+
+
+def _show(text):
+    items = split_list([text]) if text is not None else list(SHOW)
+    bad = [x for x in items if x not in SHOW]
+    if bad:
+        raise click.BadParameter(f"'{bad[0]}': choose from {','.join(SHOW)}", param_hint="--show")
+    return items
 
 
 @click.command("list-layers")
 @model_argument
-@click.option("--network", default=None, metavar="NAME", help="Only this network. Default: every network.")
-@click.option("--type", "types", multiple=True, metavar="TYPES", help="Only these function types (ReLU,Affine).")
-@click.option("--name", "names", multiple=True, metavar="GLOB", help="Only names matching (glob, or re:REGEX).")
+@network_option(multiple=True)
+@select_options
 @click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Batch size for the shapes shown.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
-def list_layers(model, network, types, names, batch_size, fmt):
+@click.option("--format", "fmt", type=click.Choice(["table", "vertical", "json", "csv"]), default="table",
+              show_default=True, help="vertical: one block per function.")
+@click.option("--show", default=None, metavar="args,params,shapes",
+              help="Optional columns to show (comma-separated).  [default: args,params,shapes]")
+@wide_option
+def list_layers(model, networks, types, names, old_layers, exclude, batch_size, fmt, show, wide):
     """Every function of MODEL in forward order: name, type, inputs, outputs, arguments, parameters.
 
-    The names shown are the stable names that --name, recipes and extract accept.
+    The names shown are the stable names that --name, recipes and extract accept. Tables fit the terminal
+    (COLUMNS) with long cells shortened in the middle; --wide prints them whole.
     """
     from ..api import list_layers as rows_of
 
-    rows = rows_of(model, network, split_list(types), split_list(names), batch_size)
+    shown = _show(show)
+    if exclude:
+        from ..api import load
+        from ..rules.selector import unmatched_excludes
+
+        m = load(model)
+        scope = split_list(networks) or m.network_names
+        for warning in unmatched_excludes([f for n in scope for f in m.network(n).function], split_list(exclude)):
+            click.echo(f"warning: {warning}", err=True)
+        model = m
+    rows = rows_of(model, split_list(networks) or None, split_list(types), names_of(names, old_layers),
+                   batch_size, exclude=split_list(exclude))
     if fmt == "json":
         print_json(rows)
         return
-    headers = ["network", "index", "name", "type", "inputs", "outputs", "args", "params"]
-    cells = [[r["network"], r["index"], r["name"], r["type"], ports_text(r["inputs"]), ports_text(r["outputs"]),
-              args_text(r["args"]), r["params"]] for r in rows]
+
+    def ports(ps):
+        return ports_text(ps) if "shapes" in shown else " ".join(p["name"] for p in ps)
+
+    if fmt == "vertical":
+        click.echo(vertical(rows, shown, ports))
+        click.echo(f"{len(rows)} function(s)", err=True)
+        return
+    headers = ["network", "index", "name", "type", "inputs", "outputs"] + [c for c in ("args", "params")
+                                                                           if c in shown]
+    cells = [[r["network"], r["index"], r["name"], r["type"], ports(r["inputs"]), ports(r["outputs"])]
+             + ([args_text(r["args"])] if "args" in shown else []) + ([r["params"]] if "params" in shown else [])
+             for r in rows]
     if fmt == "csv":
         print_csv(headers, cells)
         return
-    table(headers, cells)
-    click.echo(f"{len(rows)} function(s)", err=True)
+    cut = table(headers, cells, wide=wide, shrink=[["args"], ["inputs", "outputs"]])
+    click.echo(f"{len(rows)} function(s)" + ("; long cells shortened to fit the terminal (--wide prints them "
+                                             "whole; --format vertical or --show args,shapes,params narrows)"
+                                             if cut else ""), err=True)
+
+
+def vertical(rows, shown, ports) -> str:
+    """One block per function, like ``polygraphy inspect model``: a title line, then one line per field."""
+    blocks = []
+    for r in rows:
+        lines = [f"[{r['network']} {r['index']}] {r['name']} ({r['type']})",
+                 f"    inputs:  {ports(r['inputs']) or '-'}",
+                 f"    outputs: {ports(r['outputs']) or '-'}"]
+        if "args" in shown:
+            lines.append(f"    args:    {args_text(r['args']) or '-'}")
+        if "params" in shown:
+            lines.append(f"    params:  {r['params']}" + (f" ({ports(r['parameters'])})" if r["parameters"] else ""))
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
 
 
 @click.command()
@@ -61,7 +113,8 @@ def info(model, fmt):
             table(cols, [[",".join(x[c]) if isinstance(x[c], list) else x[c] for c in cols] for x in s[key]])
     p = s["parameters"]
     click.echo(f"\nparameters: {p['tensors']} tensors, {p['count']} values, {p['bytes']} bytes")
-    click.echo("function types: " + ", ".join(f"{t} {n}" for t, n in s["function_types"].items()))
+    click.echo(f"function types (counted over network(s) {', '.join(n['name'] for n in s['networks'])}): "
+               + ", ".join(f"{t} {n}" for t, n in s["function_types"].items()))
 
 
 @click.command()

@@ -1,18 +1,22 @@
 """apply and check: recipes from the command line."""
 import click
 
-from .common import output_options
+from ..rules.selector import split_list
+from .common import network_option, output_options
 from .render import print_json, table
 
 
 @click.command()
 @click.argument("recipe", metavar="RECIPE")
 @click.argument("model", metavar="[MODEL]", required=False)
-@click.option("-o", "--output", default=None, metavar="OUT.nnp", help="The new .nnp (not needed with --dry-run).")
+@click.option("-o", "--output", default=None, metavar="OUT.nnp",
+              help="The new .nnp. Default: MODEL.<recipe name>.nnp beside the input.")
+@network_option(multiple=True, help="Networks every step and expectation looks at (repeat or comma-separate); "
+                                    "replaces the recipe's 'networks'.")
 @click.option("--dry-run", is_flag=True, help="Run the steps on a copy and show what they would do; write nothing.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @output_options
-def apply(recipe, model, output, dry_run, fmt, force, network_format, param_format):
+def apply(recipe, model, output, networks, dry_run, fmt, force, network_format, param_format):
     """Apply the steps of RECIPE to MODEL (default: the recipe's 'model') and check its 'expect'.
 
     Exit 1 when an expectation fails (nothing is written then), 2 for a bad recipe or model.
@@ -26,9 +30,16 @@ def apply(recipe, model, output, dry_run, fmt, force, network_format, param_form
     if not model:
         raise click.UsageError("give MODEL, or set 'model:' in the recipe")
     if not output and not dry_run:
-        raise click.UsageError("give -o OUT.nnp (or --dry-run)")
+        import os
+
+        from .edit_cmds import default_output
+
+        output = default_output(model, "." + os.path.splitext(os.path.basename(recipe))[0] + ".nnp")
+    plan = r.plan()
+    if networks:
+        plan.default_networks = split_list(networks)
     with dialect("recipe"):
-        results, _, checks = run_plan(model, r.plan(), output, network_format, param_format, force, dry_run,
+        results, _, checks = run_plan(model, plan, output, network_format, param_format, force, dry_run,
                                       r.expect, inputs=[recipe])
     failed = [c for c in checks if not c["ok"]]
     if fmt == "json":

@@ -14,7 +14,7 @@ def _click_option(o):
         kwargs.update(multiple=True, default=())
         kwargs["help"] = o.help + (" Repeat." if o.kind == "ranges" else " Repeat or comma-separate.")
     elif o.kind == "bool":
-        return click.option(o.flag, o.attr, is_flag=True, default=None, help=o.help)
+        return _with_idea(click.option(o.flag, *o.aliases, o.attr, is_flag=True, default=None, help=o.help), o)
     elif o.kind == "int":
         kwargs["type"] = int
     elif o.kind == "number":
@@ -25,7 +25,16 @@ def _click_option(o):
     if o.default not in (None, (), False):
         shown = ",".join(o.default) if isinstance(o.default, tuple) else o.default
         kwargs["help"] += f"  [default: {shown}]"
-    return click.option(o.flag, o.attr, **kwargs)
+    return _with_idea(click.option(o.flag, *o.aliases, o.attr, **kwargs), o)
+
+
+def _with_idea(decorator, o):
+    """The click option, marked with the idea it spells (a test checks one spelling per idea)."""
+    def decorate(f):
+        f = decorator(f)
+        f.__click_params__[-1].idea = o.idea or o.key
+        return f
+    return decorate
 
 
 def step_options(step: str, skip: Sequence[str] = ()):

@@ -73,6 +73,17 @@ class NnpModel:
     def network_names(self) -> List[str]:
         return [n.name for n in self.proto.network]
 
+    def default_network(self) -> Optional[str]:
+        """The network the file's first executor runs (what NNabla's runtime runs), the only network when there
+        is one, else None."""
+        names = self.network_names
+        if len(names) == 1:
+            return names[0]
+        for e in self.proto.executor:
+            if e.network_name in names:
+                return e.network_name
+        return None
+
     def network(self, name: Optional[str] = None):
         """The ``nnabla_pb2.Network`` called ``name`` (the only one when ``name`` is None and there is one)."""
         from ..errors import SelectionError, opt

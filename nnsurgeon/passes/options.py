@@ -34,6 +34,9 @@ class Option:
     max: Optional[float] = None
     cli: Optional[str] = None  # the CLI flag when it is not --KEY (e.g. --name for names)
     metavar: Optional[str] = None
+    aliases: Tuple[str, ...] = ()  # further CLI flags for the same option (quantize's --type for --after)
+    synonyms: Tuple[str, ...] = ()  # further recipe keys / Python keywords (quantize's types for after)
+    idea: Optional[str] = None  # the shared idea this option is one spelling of (``types`` for after)
 
     @property
     def attr(self) -> str:
@@ -265,9 +268,16 @@ def options_class(step: str, options: Sequence[Option]) -> type:
 def normalise_keys(step: str, options: Sequence[Option], raw: Dict, where: str) -> Dict:
     """``raw`` with Python-style keys (``allow_empty``) turned into recipe keys; unknown keys refused."""
     known = {o.key: o for o in options}
+    synonyms = {syn: o.key for o in options for syn in o.synonyms}
     out = {}
     for key, value in raw.items():
         k = str(key).replace("_", "-")
+        if k in synonyms:
+            if synonyms[k] in out or synonyms[k] in raw:
+                e = OptionError(f"{where}: give {opt(synonyms[k])} or {opt(k)}, not both")
+                e.key = k
+                raise e
+            k = synonyms[k]
         if k not in known:
             import difflib
 

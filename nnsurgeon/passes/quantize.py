@@ -83,7 +83,8 @@ class Quantize(Pass):
     verbs = ("inserted", "would insert")
     noun = "MinMaxQuantize"
     options = (
-        Option("after", "types", (), "Function types to quantize after (ReLU,Affine).", metavar="TYPES"),
+        Option("after", "types", (), "Function types to quantize after (ReLU,Affine); --type is the same.",
+               metavar="TYPES", aliases=("--type",), synonyms=("types",), idea="types"),
         Option("before", "types", (), "Function types whose data inputs to quantize (Convolution,Add2).",
                metavar="TYPES"),
         NAMES, EXCLUDE, NETWORKS, ALLOW_EMPTY,
@@ -113,8 +114,12 @@ class Quantize(Pass):
                                        "calibration).", cli="--range", metavar="TENSOR=LOW,HIGH"),
         Option("preset", "enum", None, "deploy: weights, symmetric, the inputs of Convolution/Affine/Add2/"
                                        "Concatenate and the network outputs (README).", choices=("deploy",)),
-        Option("calibrate", "path", None, "Calibration data: .npy, .npz keyed by input name, or a folder of them.",
-               metavar="DATA"),
+        Option("calibrate", "path", None, "Calibration data: .npy, .npz keyed by input name, an image, or a "
+               "folder of them.", metavar="DATA"),
+        Option("size", "str", None, "Calibration images: resize to HxW first.", metavar="HxW"),
+        Option("scale", "number", 1.0, "Calibration images: multiply pixel values (0-255) by this first."),
+        Option("mean", "str", None, "Calibration images: subtract this, per channel.", metavar="M[,M,M]"),
+        Option("std", "str", None, "Calibration images: divide by this, per channel.", metavar="S[,S,S]"),
         Option("calib-batches", "int", None, "Use at most this many calibration batches.", min=1),
         Option("batch-size", "int", 32, "Calibration batch size.", min=1, max=65536),
         Option("method", "enum", "minmax", "How calibration turns the data into a range.",
@@ -130,6 +135,11 @@ class Quantize(Pass):
         check_auto_exclude(opts)
         cfg = config(opts)
         parse_keep(opts.keep)
+        for key in ("mean", "std"):
+            try:
+                [float(x) for x in (getattr(opts, key) or "").split(",") if x.strip()]
+            except ValueError:
+                raise OptionError(f"{opt(key)} '{getattr(opts, key)}': give numbers separated by commas") from None
         if cfg.symmetric and (opts.ql_min is not None or opts.ql_max is not None):
             raise OptionError(f"{opt('symmetric')} chooses its own levels: leave out {opt('ql-min')} and "
                               f"{opt('ql-max')}")
@@ -242,14 +252,22 @@ class Quantize(Pass):
                 ctx.notes.append("calibration skipped in a dry run: quantizers are shown without ranges"
                                  + (" and auto-exclude is not measured" if opts.auto_exclude else ""))
             else:
+                from ..rules.selector import split_list
                 from ..runtime.calibrate import Calibrator
+                from ..runtime.images import parse_size
+                from ..runtime.networks import calibrate_networks
 
                 grids = {(n, c.data["var"]): c.data["levels"] for n, (_, changes) in matched.items()
                          for c in changes if c.data["kind"] != "weight"}
                 calibrator = Calibrator(opts.calibrate, batch_size=opts.batch_size, max_batches=opts.calib_batches,
                                         method=opts.method, context=opts.context, decay=opts.ema_decay,
-                                        percentile=opts.percentile, progress=ctx.progress)
-                ranges.update(calibrator(model, wanted, grids))
+                                        percentile=opts.percentile, progress=ctx.progress,
+                                        size=parse_size(opts.size), scale=opts.scale,
+                                        mean=[float(x) for x in split_list([opts.mean or ""])],
+                                        std=[float(x) for x in split_list([opts.std or ""])])
+                found, notes = calibrate_networks(model, wanted, calibrator, named=bool(opts.networks), grids=grids)
+                ranges.update(found)
+                ctx.notes.extend(notes + calibrator.notes)
         missing = []
         for n, (_, changes) in matched.items():
             for c in changes:

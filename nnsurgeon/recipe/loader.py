@@ -329,6 +329,11 @@ class _Validator:
                 c = self.options(vnode, edata["compare"], spec.COMPARE, "expect.compare")
                 if bool(c.input) == bool(c.random):
                     raise self.error(vnode, "expect.compare needs exactly one of 'input: DATA' or 'random: true'")
+                for key in ("output-atol", "output-rtol"):
+                    for name, value in (getattr(c, key.replace("-", "_")) or {}).items():
+                        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+                            raise self.error(vnode, f"expect.compare '{key}': the tolerance of '{name}' must be a "
+                                                    f"number >= 0, not {value!r}")
         return dict(edata)
 
 

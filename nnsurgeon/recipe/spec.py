@@ -23,7 +23,11 @@ COMPARE = (Option("input", "path", None, "Data to compare on (relative to the re
                   "or an array name of the input .npz."),
            Option("max-accuracy-drop", "number", None, "Largest accuracy drop in percentage points (needs labels).",
                   min=0, max=100),
-           Option("batch-size", "int", 32, "Batch size.", min=1, max=65536))
+           Option("batch-size", "int", 32, "Batch size.", min=1, max=65536),
+           Option("output-atol", "mapping", None, "Absolute tolerance per output name ({y: 0.001}); atol for the rest."),
+           Option("output-rtol", "mapping", None, "Relative tolerance per output name; rtol for the rest."),
+           Option("quantile", "number", 0.99, "Which quantile of |a-b| to report.", min=0, max=1),
+           Option("check-finite", "bool", False, "Fail when an output holds NaN or Inf."))
 
 
 def _kind_schema(o: Option) -> Dict:
@@ -54,8 +58,12 @@ def _kind_schema(o: Option) -> Dict:
 
 
 def _object(options) -> Dict:
-    return {"type": "object", "additionalProperties": False,
-            "properties": {o.key: _kind_schema(o) for o in options}}
+    properties = {}
+    for o in options:
+        properties[o.key] = _kind_schema(o)
+        for synonym in o.synonyms:
+            properties[synonym] = dict(_kind_schema(o), description=f"Same as '{o.key}'.")
+    return {"type": "object", "additionalProperties": False, "properties": properties}
 
 
 def json_schema() -> Dict:

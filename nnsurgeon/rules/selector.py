@@ -114,6 +114,29 @@ def select(model, selector: Selector, allow_empty: bool = False) -> Dict[str, Tu
     return result
 
 
+def unmatched_excludes(functions: Sequence[object], exclude: Sequence[str]) -> List[str]:
+    """A warning for each ``exclude`` entry that matches none of ``functions`` (types and stable names), with
+    the closest type or name: a misspelt exclusion would otherwise silently exclude nothing."""
+    import difflib
+
+    known = function_info()
+    types = sorted({f.type for f in functions})
+    names = [f.name for f in functions]
+    warnings = []
+    for e in exclude:
+        if e in known:
+            if e in types:
+                continue
+        elif any(_name_matcher(e)(n) for n in names):
+            continue
+        close = difflib.get_close_matches(e, types + names, n=1, cutoff=0.5)
+        if not close:
+            close = [n for n in names if e.lower() in n.lower()][:1]
+        hint = f"; closest {'type' if close and close[0] in types else 'name'}: '{close[0]}'" if close else ""
+        warnings.append(f"exclude '{e}' matches nothing{hint}")
+    return warnings
+
+
 def data_inputs(net: Network, function) -> List[str]:
     """The inputs of ``function`` that carry data (not parameters), in order, each once: what a step that
     works on a function's inputs (quantize's ``before``) selects once the function itself is selected."""

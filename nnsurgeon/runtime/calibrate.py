@@ -25,12 +25,13 @@ fixed-bin histograms). With ``x`` every value of the tensor over the whole set a
 
 ``mse`` and ``entropy`` give a symmetric threshold ``t``; the range is ``[max(min x, -t), min(max x, t)]``.
 """
+from functools import partial
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
 from ..errors import DataError
-from .data import open_source
+from .data import in_network, in_network_iter, open_source
 from .progress import progress
 from .runner import Runner
 
@@ -52,7 +53,8 @@ class Calibrator:
     """
 
     def __init__(self, data: str, batch_size: int = 32, max_batches: Optional[int] = None, method: str = "minmax",
-                 context: str = "cpu", decay: float = 0.999, percentile: float = 99.99, progress: bool = True):
+                 context: str = "cpu", decay: float = 0.999, percentile: float = 99.99, progress: bool = True,
+                 **source_options):
         if method not in METHODS:
             raise DataError(f"unknown calibration method '{method}'; use {', '.join(METHODS)}")
         self.data = data
@@ -63,7 +65,9 @@ class Calibrator:
         self.decay = decay
         self.percentile = percentile
         self.progress = progress
+        self.source_options = source_options  # size, scale, mean, std for images (see open_source)
         self.batches_seen: Dict[str, int] = {}
+        self.notes: List[str] = []  # conversions and ignored arrays of the data, said once
 
     def __call__(self, model, wanted: Dict[str, List[str]],
                  grids: Optional[Dict[Tuple[str, str], Tuple[float, float]]] = None) -> Ranges:
@@ -71,8 +75,11 @@ class Calibrator:
         for network, variables in wanted.items():
             stats = {v: make_stat(self.method, self.decay, self.percentile,
                                   (grids or {}).get((network, v), (0.0, 255.0))) for v in variables}
-            runner = Runner(model, network, context=self.context, ranges=variables)
-            source = open_source(self.data, runner.input_shapes)
+            runner = Runner(model, network, context=self.context, ranges=variables, only_watched=True)
+            source = in_network(network, partial(open_source, self.data, runner.input_shapes, **self.source_options))
+            for note in getattr(source, "notes", []):
+                if note not in self.notes:
+                    self.notes.append(note)
             seen = 0
             for batch in self._batches(source, network, "calibrating"):
                 runner.run(batch, copy=False)
@@ -83,7 +90,7 @@ class Calibrator:
                 raise DataError(f"{self.data}: no samples to calibrate with")
             self.batches_seen[network] = seen
             if self.method not in IN_GRAPH:  # second pass: histograms over the ranges the first pass found
-                runner = Runner(model, network, watch=variables, context=self.context)
+                runner = Runner(model, network, watch=variables, context=self.context, only_watched=True)
                 for batch in self._batches(source, network, "histograms"):
                     values = runner.run(batch, copy=False)
                     for v in variables:
@@ -96,8 +103,8 @@ class Calibrator:
         total = -(-source.count // self.batch_size)
         if self.max_batches:
             total = min(total, self.max_batches)
-        return progress(source.batches(self.batch_size, self.max_batches), total, f"{what} {network}",
-                        self.progress)
+        return progress(in_network_iter(network, source.batches(self.batch_size, self.max_batches)), total,
+                        f"{what} {network}", self.progress)
 
 
 def make_stat(method: str, decay: float = 0.999, percentile: float = 99.99, grid=(0.0, 255.0)):

@@ -39,7 +39,10 @@ class DataSource:
             if not stat.S_ISREG(os.stat(f).st_mode):  # a FIFO or device would block or never end
                 raise DataError(f"{f}: is not a regular file (a pipe or device?); give a .npy or .npz file")
         self.files = files
+        self.notes: List[str] = []
         self.count = sum(self._arrays(f, check=True)[1] for f in files)
+        if self.count == 0:
+            raise DataError(f"{path}: holds 0 samples; give at least one")
 
     def _arrays(self, path: str, check: bool = False) -> Tuple[Dict[str, np.ndarray], int]:
         try:
@@ -70,11 +73,11 @@ class DataSource:
                 close = difflib.get_close_matches(name, list(arrays), n=1)
                 hint = f" (it has '{close[0]}': rename it)" if close else ""
                 raise DataError(f"{path}: no array for network input '{name}'{hint}; keys: {', '.join(arrays)}")
-        for name in arrays:
-            if name not in self.shapes:
-                close = difflib.get_close_matches(name, list(self.shapes), n=1)
-                hint = f"; did you mean '{close[0]}'?" if close else ""
-                raise DataError(f"{path}: array '{name}' is not a network input{hint} Inputs: {', '.join(self.shapes)}")
+        extra = [name for name in arrays if name not in self.shapes]
+        if extra and check:
+            self.notes.append(f"{path}: ignored array(s) {', '.join(extra)} (not inputs of the network; inputs: "
+                              f"{', '.join(self.shapes)})")
+        arrays = {k: v for k, v in arrays.items() if k in self.shapes}
         count = None
         for name, arr in arrays.items():
             want = tuple(self.shapes[name])
@@ -89,6 +92,9 @@ class DataSource:
             if count is not None and arr.shape[0] != count:
                 raise DataError(f"{path}: arrays have different sample counts ({count} and {arr.shape[0]})")
             count = arr.shape[0]
+            if check and arr.dtype.kind in "iub":
+                self.notes.append(f"{path}: array '{name}' ({arr.dtype}) converted to float32 for the network; "
+                                  "values are used as they are (scale them beforehand if the network expects 0-1)")
         return arrays, int(count or 0)
 
     def batches(self, batch_size: int, max_batches: Optional[int] = None) -> Iterator[Batch]:
@@ -179,30 +185,45 @@ class NoInputSource:
     """For a network with no data input (it computes from its parameters alone): one run, no data."""
 
     count = 1
+    notes: List[str] = []
 
     def batches(self, batch_size: int = 1, max_batches: Optional[int] = None) -> Iterator[Batch]:
         yield {}
 
 
-def random_batches(shapes: Dict[str, Tuple[int, ...]], samples: int, batch_size: int, seed: int) -> Iterator[Batch]:
-    """``samples`` standard-normal samples per input, seeded, in batches generated as they are needed (memory
-    stays flat however many samples). One generator draws batch after batch, input after input within a batch:
-    a one-input network sees exactly the values one ``randn(samples, ...)`` call gives; with several inputs the
-    values differ from nnsurgeon versions that drew each input whole."""
+def random_batches(shapes: Dict[str, Tuple[int, ...]], samples: int, batch_size: int, seed: int,
+                   val_range: Optional[Dict[str, Tuple[float, float]]] = None) -> Iterator[Batch]:
+    """``samples`` seeded samples per input, standard normal or uniform in ``val_range[name]`` (key ``""``: every
+    input), in batches generated as they are needed (memory stays flat however many samples). One generator
+    draws batch after batch, input after input within a batch: a one-input network sees exactly the values one
+    ``randn(samples, ...)`` call gives; with several inputs the values differ from nnsurgeon versions that drew
+    each input whole."""
     rng = np.random.RandomState(seed)
+    val_range = val_range or {}
     for start in range(0, samples, batch_size):
         n = min(batch_size, samples - start)
-        yield {k: rng.randn(n, *s).astype(np.float32) for k, s in shapes.items()}
+        batch = {}
+        for k, s in shapes.items():
+            lo_hi = val_range.get(k, val_range.get(""))
+            batch[k] = (rng.randn(n, *s) if lo_hi is None else rng.uniform(lo_hi[0], lo_hi[1], (n,) + tuple(s))
+                        ).astype(np.float32)
+        yield batch
 
 
 class RandomSource:
     """``samples`` seeded standard-normal samples per input, with the same interface as :class:`DataSource`."""
 
-    def __init__(self, shapes: Dict[str, Tuple[int, ...]], samples: int = 1, seed: int = 0):
-        self.shapes, self.count, self.seed = shapes, samples, seed
+    def __init__(self, shapes: Dict[str, Tuple[int, ...]], samples: int = 1, seed: int = 0,
+                 val_range: Optional[Dict[str, Tuple[float, float]]] = None):
+        self.shapes, self.count, self.seed, self.val_range = shapes, samples, seed, val_range or {}
+        self.notes: List[str] = []
+        unknown = [k for k in self.val_range if k and k not in shapes]
+        if unknown:
+            raise DataError(f"{opt('val-range')} names {', '.join(unknown)}, not inputs of the network "
+                            f"(inputs: {', '.join(shapes)})")
 
     def batches(self, batch_size: int, max_batches: Optional[int] = None) -> Iterator[Batch]:
-        for i, batch in enumerate(random_batches(self.shapes, self.count, batch_size, self.seed)):
+        for i, batch in enumerate(random_batches(self.shapes, self.count, batch_size, self.seed, self.val_range)):
             if max_batches is not None and i >= max_batches:
                 return
             yield batch
@@ -223,6 +244,9 @@ class ArraySource:
                                 f"{', '.join(map(str, shapes[name]))})")
         self.arrays = {k: np.asarray(v, dtype=np.float32) for k, v in arrays.items()}
         self.count = len(next(iter(self.arrays.values())))
+        self.notes: List[str] = []
+        if self.count == 0:
+            raise DataError("the arrays hold 0 samples; give at least one")
 
     def batches(self, batch_size: int, max_batches: Optional[int] = None) -> Iterator[Batch]:
         for i, start in enumerate(range(0, self.count, batch_size)):
@@ -232,13 +256,15 @@ class ArraySource:
 
 
 def open_source(data: Optional[str], shapes: Dict[str, Tuple[int, ...]], random: bool = False, seed: int = 0,
-                samples: int = 1, size=None, scale: float = 1.0, mean=(), std=(), ignore: Sequence[str] = ()):
-    """The data source for ``--input DATA`` (arrays, an image or a folder of images) or ``--random``. A network
-    with no data input (only parameters feed it) is run once, with no data."""
+                samples: int = 1, size=None, scale: float = 1.0, mean=(), std=(), val_range=None, ignore: Sequence[str] = ()):
+    """The one data reader: the source for ``--input DATA`` (.npy, .npz, a folder of them, an image or a folder
+    of images) or ``--random`` (``val_range``: ``{input or "": (lo, hi)}`` for uniform values). A network with no
+    data input (only parameters feed it) is run once, with no data. Every source has ``count``, ``notes``
+    (conversions and ignored arrays, to say out loud) and ``batches(n)``."""
     if not shapes:
         return NoInputSource()
     if random:
-        return RandomSource(shapes, samples, seed)
+        return RandomSource(shapes, samples, seed, val_range)
     from .images import ImageSource, is_image_input
 
     if data is None:
@@ -248,3 +274,79 @@ def open_source(data: Optional[str], shapes: Dict[str, Tuple[int, ...]], random:
     if os.path.exists(data) and is_image_input(data):
         return ImageSource(data, shapes, size, scale, mean, std)
     return DataSource(data, shapes, ignore=ignore)
+
+
+def in_network(network: str, make):
+    """``make()``, with a :class:`DataError` it raises naming ``network`` and how to choose another."""
+    try:
+        return make()
+    except DataError as e:
+        raise _named(e, network) from None
+
+
+def in_network_iter(network: str, items):
+    """Iterate ``items``; a :class:`DataError` names ``network`` (see :func:`in_network`)."""
+    try:
+        yield from items
+    except DataError as e:
+        raise _named(e, network) from None
+
+
+def _named(e: DataError, network: str) -> DataError:
+    from ..errors import opt
+
+    if f"network '{network}'" in str(e):
+        return e
+    new = DataError(f"network '{network}': {e}; another network? choose with {opt('network')}")
+    new.dialect = e.dialect
+    return new
+
+
+def parse_val_range(values) -> Dict[str, Tuple[float, float]]:
+    """``["0,1"]`` (every input) or ``["x:0,255", "y:-1,1"]`` -> ``{"": (0, 1)}`` / ``{"x": (0, 255), ...}``."""
+    out = {}
+    for text in values or ():
+        name, _, rest = text.rpartition(":")
+        try:
+            lo, hi = (float(v) for v in rest.split(","))
+        except ValueError:
+            raise DataError(f"{opt('val-range')} '{text}': give LO,HI or INPUT:LO,HI, e.g. 0,1") from None
+        if not lo < hi:
+            raise DataError(f"{opt('val-range')} '{text}': LO must be below HI")
+        out[name] = (lo, hi)
+    return out
+
+
+def parse_input_shapes(values) -> Dict[str, Tuple[int, ...]]:
+    """``["x:1x3x224x224"]`` -> ``{"x": (1, 3, 224, 224)}`` (batch dimension first, as NNabla writes shapes)."""
+    out = {}
+    for text in values or ():
+        name, sep, dims = text.rpartition(":")
+        try:
+            shape = tuple(int(d) for d in dims.lower().replace(",", "x").split("x"))
+        except ValueError:
+            shape = ()
+        if not sep or not name or not shape or min(shape) < 1:
+            raise DataError(f"{opt('input-shapes')} '{text}': give NAME:DIMS, e.g. x:1x3x224x224")
+        out[name] = shape
+    return out
+
+
+def with_input_shapes(model, network: str, shapes: Dict[str, Tuple[int, ...]]):
+    """A copy of ``model`` whose network ``network`` takes inputs of ``shapes`` (batch first); other variables'
+    shapes are left for NNabla to infer when it builds the network. ``model`` itself is unchanged."""
+    if not shapes:
+        return model
+    copy = model.copy()
+    net = copy.network(network)
+    view = copy.view(network)
+    for name, shape in shapes.items():
+        if name not in view.inputs:
+            raise DataError(f"{opt('input-shapes')} names '{name}', not an input of network '{network}' "
+                            f"(inputs: {', '.join(view.inputs)})")
+        for v in net.variable:
+            if v.name == name:
+                del v.shape.dim[:]
+                v.shape.dim.extend(shape)
+    copy.invalidate_views()
+    return copy

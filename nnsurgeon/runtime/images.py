@@ -5,7 +5,7 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..errors import DataError, opt
+from ..errors import DataError, opt, render
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 _CHANNELS = {"1": 1, "L": 1, "P": 3, "LA": 2, "RGB": 3, "RGBA": 4, "CMYK": 4, "I": 1, "F": 1, "I;16": 1}
@@ -49,6 +49,12 @@ class ImageSource:
         if (self.std == 0).any():
             raise DataError(f"{opt('std')} must not contain 0")
         self.count = len(self.files)
+        lo = float(((0 * scale - self.mean) / self.std).min())
+        hi = float(((255 * scale - self.mean) / self.std).max())
+        lo, hi = min(lo, hi), max(lo, hi)
+        self.notes: List[str] = [f"{path}: 8-bit pixels (0-255) converted to float32 as (pixels * {scale:g} - mean) / "
+                                 f"std: values in [{lo:.4g}, {hi:.4g}]" + (render(f" (add {opt('scale', '0.00392')} for 0-1)")
+                                                                         if scale == 1 and not len(mean) else "")]
 
     def load(self, path: str) -> np.ndarray:
         from PIL import Image, UnidentifiedImageError

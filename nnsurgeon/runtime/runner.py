@@ -29,7 +29,7 @@ class Runner:
     """
 
     def __init__(self, model, network: Optional[str] = None, watch: Sequence[str] = (), context: str = "cpu",
-                 ranges: Sequence[str] = ()):
+                 ranges: Sequence[str] = (), only_watched: bool = False):
         nnabla_quiet()
         self.model = model
         self.ranges = list(ranges)  # variables whose min and max NNabla computes in the graph itself
@@ -46,15 +46,21 @@ class Runner:
         self.notes: List[str] = []
         self.fixed_batch: Optional[int] = None  # set when the network runs only at its own batch size
 
-        net = model.view(network)  # shapes as stored; no graph is built yet
+        net = model.view(self.network)  # shapes as stored; no graph is built yet
         self._stored_batch = net.proto.batch_size if net.proto.batch_size > 0 else None
         self._batched_outputs = [o for o in net.outputs if self._stored_batch and len(net.variables[o].shape.dim)
                                  and net.variables[o].shape.dim[0] == self._stored_batch]
-        self.input_shapes = net.input_shapes()
         self.output_names = net.outputs
         missing = [w for w in self.watch + self.ranges if w not in net.variables]
         if missing:
             raise DataError(f"network '{self.network}' has no variable {', '.join(missing)}")
+        # what the forward computes: the network outputs, or with only_watched just the watched variables, so
+        # inputs only the outputs need (labels of a training network) are not demanded
+        self.targets = (self.watch + self.ranges) if only_watched and (self.watch or self.ranges) \
+            else list(self.output_names)
+        needed = needed_inputs(net, self.targets)
+        self.input_shapes = {k: v for k, v in net.input_shapes().items() if k in needed}
+        self.unused_inputs = [k for k in net.inputs if k not in needed]
 
     def set_watch(self, watch: Sequence[str]) -> None:
         """Watch other variables from now on (graphs are rebuilt: watched variables are kept when built)."""
@@ -131,13 +137,14 @@ class Runner:
         nn = nnabla_quiet()
         self._sliced_ranges = None
         live = self._graph(n)
-        outputs = list(live.outputs.values())
+        outputs = [live.variables[t] for t in dict.fromkeys(self.targets)]
         if self.ranges:
             outputs += [r for pair in live.range_vars.values() for r in pair]
         # NNabla's allocator prints 'Failed to allocate again.' on fd 2 before raising: one Error line only
         with nn.context_scope(self.context), c_stderr_silenced():
             for name, v in live.inputs.items():
-                v.d = batch[name]
+                if name in self.input_shapes:  # inputs the watched values need (labels are not demanded)
+                    v.d = batch[name]
             if len(outputs) == 1:
                 outputs[0].forward(clear_no_need_grad=True)
             else:
@@ -152,3 +159,18 @@ class Runner:
         if getattr(self, "_sliced_ranges", None):
             return dict(self._sliced_ranges)
         return {name: (float(lo.d), float(hi.d)) for name, (lo, hi) in self._last.range_vars.items()}
+
+
+def needed_inputs(net, targets: Sequence[str]) -> set:
+    """Network inputs that some path to ``targets`` reads (inputs no target needs, such as the label of a
+    training network whose loss is not computed, are left out)."""
+    inputs, seen, stack = set(net.inputs), set(), list(targets)
+    while stack:
+        v = stack.pop()
+        if v in seen:
+            continue
+        seen.add(v)
+        use = net.producer(v)
+        if use is not None:
+            stack.extend(use[0].input)
+    return inputs & seen
