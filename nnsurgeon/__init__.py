@@ -13,7 +13,7 @@ Importing this package does not import NNabla; the functions below do, on first 
 """
 import logging as _logging
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 # NNabla logs at INFO on import and on every save; stay quiet unless the user asks (``-v``).
 _logging.getLogger("nnabla").setLevel(_logging.WARNING)
