@@ -76,3 +76,23 @@ def test_force_replaces_existing_output(examples, tmp_path):
     out.write_bytes(b"old")
     r = run("convert", examples[("chain", "nntxt+h5")], "-o", out, "--force")
     assert r.exit_code == 0 and read_nnp(str(out)).network_names == ["Runtime"]
+
+
+def test_upper_case_member_names_keep_their_format(examples, tmp_path):
+    """Found by the 5,000-variant fuzz run: a 'PARAMETER.PROTOBUF' member was written as h5 (a case-sensitive
+    extension test) and the read-back check refused the result."""
+    import zipfile
+
+    from nnsurgeon.model import read_nnp
+
+    src = examples[("chain", "protobuf+protobuf")]
+    upper = tmp_path / "upper.nnp"
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(upper, "w") as zout:
+        for info in zin.infolist():
+            name = info.filename if info.filename == "nnp_version.txt" else info.filename.upper()
+            zout.writestr(name, zin.read(info))
+    r = run("convert", upper, "-o", tmp_path / "out.nnp")
+    assert r.exit_code == 0, r.stderr
+    a, b = read_nnp(src), read_nnp(str(tmp_path / "out.nnp"))
+    assert list(a.parameters) == list(b.parameters)
+    assert all(a.parameters[k].data.tobytes() == b.parameters[k].data.tobytes() for k in a.parameters)

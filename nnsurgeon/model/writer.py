@@ -4,6 +4,7 @@ The zip is written to a temporary file beside the target, read back and checked,
 target: the output appears whole or not at all, and the input is never touched.
 """
 import os
+import warnings
 import zipfile
 from collections import OrderedDict
 from typing import Dict, Optional, Sequence
@@ -75,7 +76,7 @@ def _render_members(model: NnpModel, network_format, param_format) -> "OrderedDi
         parameters = definition if param_format is None else _renamed("parameter.h5", param_format)
     else:
         parameters = _renamed(layout.parameters, param_format)
-    if parameters == definition and not definition.endswith((".nntxt", ".prototxt", ".protobuf")):
+    if parameters == definition and not definition.lower().endswith((".nntxt", ".prototxt", ".protobuf")):
         parameters = _renamed("parameter.h5", param_format)
     if parameters != definition and os.path.splitext(parameters)[1] in (".nntxt", ".prototxt"):
         parameters = os.path.splitext(parameters)[0] + ".protobuf"
@@ -139,7 +140,7 @@ def _proto_with_parameters(model: NnpModel, include_definition: bool):
 
 
 def _definition_bytes(model: NnpModel, name: str, with_parameters: bool) -> bytes:
-    if name.endswith(".protobuf"):
+    if name.lower().endswith(".protobuf"):
         if not with_parameters or not model.parameters:
             return model.proto.SerializeToString()
         return _with_parameter_field(model.proto, _parameter_messages(model))
@@ -166,7 +167,7 @@ def _with_parameter_field(proto, parameters: bytes) -> bytes:
 
 
 def _parameter_bytes(model: NnpModel, name: str) -> bytes:
-    if name.endswith(".protobuf"):
+    if name.lower().endswith(".protobuf"):
         return _parameter_messages(model)
     return _h5_bytes(model)
 
@@ -234,7 +235,8 @@ def _verify(tmp: str, members: "OrderedDict[str, bytes]", path: str, model: NnpM
     if not ok:
         raise OutputError(f"{path}: the written file does not match what was meant to be written; nothing was saved")
     try:
-        networks, params = _parse_back(members)
+        # members kept byte for byte (model.extras) are not the model's: they are checked by bytes only
+        networks, params = _parse_back({k: v for k, v in members.items() if k not in model.extras})
     except ModelError as e:
         raise OutputError(f"{path}: the written file does not load ({e}); nothing was saved") from None
     if list(params) != list(model.parameters):
@@ -275,12 +277,16 @@ def _parse_back(members: "OrderedDict[str, bytes]"):
         elif ext in DEFINITION_FORMATS and os.path.basename(name) != "nnp_version.txt":
             message = nnabla_pb2.NNablaProtoBuf()
             try:
-                if DEFINITION_FORMATS[ext] == "nntxt":
-                    text_format.Merge(data.decode("utf-8"), message)
-                else:
-                    message.ParseFromString(data)
+                with warnings.catch_warnings(record=True) as caught:  # protobuf warns, then stops early
+                    warnings.simplefilter("always")
+                    if DEFINITION_FORMATS[ext] == "nntxt":
+                        text_format.Merge(data.decode("utf-8"), message)
+                    else:
+                        message.ParseFromString(data)
             except (text_format.ParseError, DecodeError, UnicodeDecodeError) as e:
                 raise ModelError(f"member '{name}' does not parse ({e})") from None
+            if caught:
+                raise ModelError(f"member '{name}' does not parse ({caught[0].message})")
             for p in message.parameter:
                 params[p.variable_name] = (np.array(p.data, dtype=np.float32).reshape(tuple(p.shape.dim)),
                                            bool(p.need_grad))
