@@ -62,7 +62,9 @@ class Group(click.Group):
     def invoke(self, ctx):
         from ..errors import dialect
         from ..interrupt import install, interrupted, restore
+        from ..model.output import committed
 
+        committed.clear()  # what this command writes (an interrupt after a write is reported so)
         previous = install()
         try:
             with dialect("cli"):
