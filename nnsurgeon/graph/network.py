@@ -69,6 +69,23 @@ class Network:
         """Network outputs as NNabla sees them: variables some function produces and none reads."""
         return [v.name for v in self.proto.variable if v.name in self._producer and v.name not in self._consumers]
 
+    def upstream(self, variables) -> Tuple[Set[str], Set[str]]:
+        """What computing ``variables`` needs: (every variable on a path to them, them included; the names of
+        the functions that produce those variables)."""
+        seen: Set[str] = set()
+        functions: Set[str] = set()
+        stack = list(variables)
+        while stack:
+            v = stack.pop()
+            if v in seen:
+                continue
+            seen.add(v)
+            use = self._producer.get(v)
+            if use is not None:
+                functions.add(use[0].name)
+                stack.extend(use[0].input)
+        return seen, functions
+
     def uses_loop_control(self) -> bool:
         return any(f.type in _LOOP_CONTROL for f in self.proto.function) or len(self.proto.repeat_info) > 0
 

@@ -24,6 +24,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 
 from ..errors import ModelError, SelectionError
+from ..graph.naming import unique_name
 from .nnp import NnpModel, Parameter
 from .onnx_support import DEFAULT_EXPORT_OPSET, EXPORT_OPSETS, require_onnx
 
@@ -438,23 +439,15 @@ def _write_quantizers(onnx, proto, quantizers: List[Quantizer]) -> None:
     nodes = []
 
     def unique(base):
-        name, k = base, 0
-        while name in taken:
-            k += 1
-            name = f"{base}_{k}"
-        taken.add(name)
-        return name
+        return unique_name(base, taken)
 
-    weights = {}
-    for q in quantizers:
-        if not q.weight:
-            continue
+    def grid(q, x):
+        """The quantizer's scale and zero point as initializers, and its input clipped to the range NNabla
+        lets through when it has one: (base name, input to quantize, scale, zero point, axis attribute)."""
         base = _SAFE.sub("_", q.function)
         scale, zp = unique(base + "/scale"), unique(base + "/zero_point")
         graph.initializer.append(numpy_helper.from_array(q.scale, scale))
         graph.initializer.append(numpy_helper.from_array(q.zero_point, zp))
-        axis = {} if q.axis is None else {"axis": q.axis}
-        x = q.x
         if q.clip is not None:
             lo, hi = unique(base + "/clip_min"), unique(base + "/clip_max")
             graph.initializer.append(numpy_helper.from_array(np.asarray(q.clip[0], np.float32), lo))
@@ -463,6 +456,13 @@ def _write_quantizers(onnx, proto, quantizers: List[Quantizer]) -> None:
             nodes.append(helper.make_node("Max", [x, lo], [low], name=unique(base + "/Max")))
             x = unique(base + "/clipped")
             nodes.append(helper.make_node("Min", [low, hi], [x], name=unique(base + "/Min")))
+        return base, x, scale, zp, ({} if q.axis is None else {"axis": q.axis})
+
+    weights = {}
+    for q in quantizers:
+        if not q.weight:
+            continue
+        base, x, scale, zp, axis = grid(q, q.x)
         codes, dequantized = unique(q.x + "/quantized"), unique(q.x + "/dequantized")
         nodes.append(helper.make_node("QuantizeLinear", [x, scale, zp], [codes], name=base, **axis))
         nodes.append(helper.make_node("DequantizeLinear", [codes, scale, zp], [dequantized],
@@ -477,21 +477,7 @@ def _write_quantizers(onnx, proto, quantizers: List[Quantizer]) -> None:
         if q is None:
             nodes.append(node)
             continue
-        base = _SAFE.sub("_", q.function)
-        scale = unique(base + "/scale")
-        zp = unique(base + "/zero_point")
-        graph.initializer.append(numpy_helper.from_array(q.scale, scale))
-        graph.initializer.append(numpy_helper.from_array(q.zero_point, zp))
-        axis = {} if q.axis is None else {"axis": q.axis}
-        x = node.input[0]
-        if q.clip is not None:
-            lo, hi = unique(base + "/clip_min"), unique(base + "/clip_max")
-            graph.initializer.append(numpy_helper.from_array(np.asarray(q.clip[0], np.float32), lo))
-            graph.initializer.append(numpy_helper.from_array(np.asarray(q.clip[1], np.float32), hi))
-            low = unique(base + "/clipped_low")
-            nodes.append(helper.make_node("Max", [x, lo], [low], name=unique(base + "/Max")))
-            x = unique(base + "/clipped")
-            nodes.append(helper.make_node("Min", [low, hi], [x], name=unique(base + "/Min")))
+        base, x, scale, zp, axis = grid(q, node.input[0])
         if q.kind == "mmq":
             codes = unique(q.y + "/quantized")
             nodes.append(helper.make_node("QuantizeLinear", [x, scale, zp], [codes], name=base, **axis))

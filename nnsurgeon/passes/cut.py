@@ -25,16 +25,7 @@ class Cut(Pass):
 
     def match(self, model, net: Network, functions, opts, notes) -> List[Change]:
         outputs = [y for f in functions for y in f.output]
-        needed, stack, keep = set(), list(outputs), set()
-        while stack:
-            v = stack.pop()
-            if v in needed:
-                continue
-            needed.add(v)
-            use = net.producer(v)
-            if use is not None:
-                keep.add(use[0].name)
-                stack.extend(use[0].input)
+        needed, keep = net.upstream(outputs)
         drop = {f.name for f in net.proto.function if f.name not in keep}
         for kind, item, field, ref in references(model, net.name):
             if kind != "executor" and field != "parameter_variable" and ref.variable_name not in needed:

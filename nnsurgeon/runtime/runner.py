@@ -164,13 +164,4 @@ class Runner:
 def needed_inputs(net, targets: Sequence[str]) -> set:
     """Network inputs that some path to ``targets`` reads (inputs no target needs, such as the label of a
     training network whose loss is not computed, are left out)."""
-    inputs, seen, stack = set(net.inputs), set(), list(targets)
-    while stack:
-        v = stack.pop()
-        if v in seen:
-            continue
-        seen.add(v)
-        use = net.producer(v)
-        if use is not None:
-            stack.extend(use[0].input)
-    return inputs & seen
+    return set(net.inputs) & net.upstream(targets)[0]
