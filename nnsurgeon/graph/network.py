@@ -175,7 +175,7 @@ class Network:
 
     def _set_functions(self, functions: List[object]) -> None:
         """Make the network's function list ``functions`` (copied first: they may be its own messages)."""
-        _replace_messages(self.proto.function, functions)
+        replace_messages(self.proto.function, functions)
         self.refresh()
 
     def redirect_uses(self, old: str, new: str) -> int:
@@ -209,7 +209,7 @@ class Network:
         used = {n for f in self.proto.function for n in list(f.input) + list(f.output)}
         dropped = [v.name for v in self.proto.variable if v.name not in used]
         if dropped:
-            _replace_messages(self.proto.variable, [v for v in self.proto.variable if v.name in used])
+            replace_messages(self.proto.variable, [v for v in self.proto.variable if v.name in used])
             self.refresh()
         return dropped
 
@@ -229,7 +229,7 @@ class Network:
         return old
 
 
-def _replace_messages(field, messages: List[object]) -> None:
+def replace_messages(field, messages: List[object]) -> None:
     """Set a repeated message field to copies of ``messages`` in one pass (protobuf has no cheap insert or
     delete in the middle: rebuilding is O(n))."""
     copies = []

@@ -26,6 +26,7 @@ from typing import Dict, List, Optional, Set
 import numpy as np
 
 from ..errors import ModelError
+from ..graph.network import replace_messages
 from .nnp import NnpModel, Parameter
 from .onnx_support import IMPORT_OPSETS, PYTORCH_HINT, require_onnx
 
@@ -225,26 +226,14 @@ def _referenced(model: NnpModel, net) -> Set[str]:
 
 
 def _set_functions(net, functions) -> None:
-    copies = []
-    for f in functions:
-        c = type(f)()
-        c.CopyFrom(f)
-        copies.append(c)
-    del net.function[:]
-    net.function.extend(copies)
+    replace_messages(net.function, functions)
 
 
 def _prune(model: NnpModel, net) -> None:
     used = {n for f in net.function for n in list(f.input) + list(f.output)}
     keep = [v for v in net.variable if v.name in used]
     if len(keep) != len(net.variable):
-        copies = []
-        for v in keep:
-            c = type(v)()
-            c.CopyFrom(v)
-            copies.append(c)
-        del net.variable[:]
-        net.variable.extend(copies)
+        replace_messages(net.variable, keep)
     params = {v.name for v in net.variable if v.type == "Parameter"}
     for name in [k for k in model.parameters if k not in params]:
         del model.parameters[name]
