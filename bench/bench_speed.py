@@ -12,6 +12,7 @@ Rows (each "ours / baseline", both measured in this process, repeats interleaved
 - list-layers / NnpLoader: ``load_model`` + ``layer_rows`` against ``NnpLoader`` + ``get_network``;
 - extract / plain forward: every layer of the digits CNN for random samples into a folder, against a plain
   NNabla forward of the same batches that appends the same arrays to .npy files;
+- calibration / plain forward: every method on the digits CNN against a plain forward of the same batches;
 - quantized forward / float forward: a fully quantized ResNet-18 shape (static MinMaxQuantize after every
   function, as nnsurgeon runs it for compare) against the float network, same batches.
 """
@@ -160,6 +161,39 @@ def extract_row(tmp, repeat, samples=4000, batch_size=100):
     return t
 
 
+def calibration_rows(tmp, repeat, samples=4000, batch_size=100):
+    """Every calibration method on the digits CNN (ranges after each Convolution, ReLU and Affine) against a
+    plain forward of the same batches read from the same file (graph built in both)."""
+    from nnsurgeon.model import load_model
+    from nnsurgeon.runtime.calibrate import METHODS, Calibrator
+    from nnsurgeon.runtime.data import open_source
+    from nnsurgeon.runtime.runner import Runner
+
+    path = os.path.join(tmp, "digits_calibration.nnp")
+    digits_cnn(path)
+    model = load_model(path)
+    variables = [f.output[0] for f in model.network("Runtime").function
+                 if f.type in ("Convolution", "ReLU", "Affine")]
+    data = os.path.join(tmp, "calibration.npy")
+    np.save(data, np.random.RandomState(0).randn(samples, 1, 28, 28).astype(np.float32))
+
+    def plain():
+        runner = Runner(model, "Runtime")
+        for batch in open_source(data, runner.input_shapes).batches(batch_size):
+            runner.run(batch, watch=runner.output_names, copy=False)
+
+    def calibrate(method):
+        return lambda: Calibrator(data, batch_size=batch_size, method=method, progress=False)(
+            model, {"Runtime": variables})
+
+    plain()
+    t = interleaved({"plain": plain, **{m: calibrate(m) for m in METHODS}}, repeat)
+    print(f"calibration digits CNN, {len(variables)} ranges, {samples} samples, batch {batch_size}, plain forward "
+          f"{t['plain']:.3f}s: " + ", ".join(f"{m} {t[m]:.3f}s = {t[m] / t['plain']:.2f}x" for m in METHODS),
+          flush=True)
+    return t
+
+
 def quantized_forward_row(tmp, repeat, batch_size=8, size=64):
     from nnsurgeon.api import quantize as quantize_pass
     from nnsurgeon.model import load_model
@@ -195,7 +229,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--sizes", default="100,1000,10000")
-    ap.add_argument("--only", default="io,extract,qforward")
+    ap.add_argument("--only", default="io,extract,calibration,qforward")
     args = ap.parse_args()
     import h5py
     import nnabla
@@ -217,6 +251,8 @@ def main():
                     model_io_rows(tmp, f"{kind} {n}", path, args.repeat if n < 10000 else max(1, args.repeat - 1))
         if "extract" in only:
             extract_row(tmp, args.repeat)
+        if "calibration" in only:
+            calibration_rows(tmp, args.repeat)
         if "qforward" in only:
             quantized_forward_row(tmp, args.repeat)
 

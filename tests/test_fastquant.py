@@ -10,9 +10,11 @@ from nnsurgeon.runtime.runner import Runner
 from .conftest import nnabla_outputs, run
 
 
-@pytest.mark.parametrize("name,bits,signed", [("residual", "8", False), ("zoo", "4", False),
-                                               ("residual", "8", True), ("zoo", "3", True)])
-def test_runs_equal_nnablas_minmaxquantize_bit_for_bit(examples, tmp_path, name, bits, signed):
+@pytest.mark.parametrize("name,bits,signed,weights", [("residual", "8", False, False), ("zoo", "4", False, False),
+                                                       ("residual", "8", True, False), ("zoo", "3", True, False),
+                                                       ("zoo", "8", False, True)])
+def test_runs_equal_nnablas_minmaxquantize_bit_for_bit(examples, tmp_path, name, bits, signed, weights):
+    """Per-tensor quantizers run as scalar functions, per-channel weight quantizers as broadcast ones."""
     src = examples[(name, "nntxt+h5")]
     shapes = Runner(load_model(src), "Runtime").input_shapes
     calib = tmp_path / "calib.npz"
@@ -21,7 +23,7 @@ def test_runs_equal_nnablas_minmaxquantize_bit_for_bit(examples, tmp_path, name,
     out = tmp_path / "q.nnp"
     types = "ReLU,Affine,Convolution,Add2" if name == "zoo" else "ReLU,Affine,Add2"
     args = ["quantize", src, "--after", types, "--calibrate", calib, "--bits", bits, "-o", out, "--allow-empty"]
-    r = run(*args, *(["--signed"] if signed else []))
+    r = run(*args, *(["--signed"] if signed else []), *(["--weights", "8"] if weights else []))
     assert r.exit_code == 0, r.stderr
     model = load_model(str(out))
     quantizers = [f for f in model.network("Runtime").function if f.type == "MinMaxQuantize"]
@@ -29,6 +31,8 @@ def test_runs_equal_nnablas_minmaxquantize_bit_for_bit(examples, tmp_path, name,
     fast = measurement_model(model, "Runtime")
     assert fast is not model and not any(f.type == "MinMaxQuantize" for f in fast.network("Runtime").function)
     assert [f.type for f in model.network("Runtime").function].count("MinMaxQuantize") == len(quantizers)
+    run_types = [f.type for f in fast.network("Runtime").function]
+    assert "MaximumScalar" in run_types and ("Maximum2" in run_types) == weights
     for seed in (0, 1):
         inputs, want = nnabla_outputs(str(out), "Runtime", seed=seed)
         inputs = {k: v * 4 for k, v in inputs.items()}  # values beyond the calibrated range: clipping too

@@ -102,6 +102,43 @@ def test_h5_parameters_load_in_nnabla(tmp_path):
         assert bool(hd["conv/b"].attrs["need_grad"]) is False
 
 
+def test_the_h5_check_compares_the_stored_bits_in_place():
+    """The writer's read-back compares each dataset's bytes where they lie in the image: a value differing in
+    one bit (-0.0 against 0.0, which ``==`` calls equal), another dtype or shape is found; big-endian data is
+    read and compared."""
+    from nnsurgeon.model.h5check import plain_datasets
+    from nnsurgeon.model.h5params import open_image
+
+    stored = OrderedDict([("a/W", (np.array([[0.0, 1.5]], np.float32), True)),
+                          ("b", (np.arange(3, dtype=">f8"), False)),
+                          ("c", (np.array(7, np.int32), False))])
+    data = write_h5(stored)
+    with open_image(data) as fid:
+        entries = {e.key: e for e in plain_datasets(fid, 1 << 20)}
+        image = memoryview(data)
+        assert entries["a/W"].in_place and not entries["b"].in_place
+        assert entries["a/W"].same_as(np.array([[0.0, 1.5]], np.float32), image)
+        assert not entries["a/W"].same_as(np.array([[-0.0, 1.5]], np.float32), image)
+        assert not entries["a/W"].same_as(np.array([0.0, 1.5], np.float32), image)
+        assert not entries["a/W"].same_as(np.array([[0.0, 1.5]], np.float64), image)
+        assert entries["b"].same_as(np.arange(3, dtype=np.float64), image)
+        assert not entries["b"].same_as(np.array([0.0, 1.0, 2.5]), image)
+        assert entries["c"].same_as(np.array(7, np.int32), image) and entries["c"].shape == ()
+        assert [entries[k].index for k in stored] == [0, 1, 2]
+        assert [entries[k].need_grad for k in stored] == [True, False, False]
+
+
+def test_the_same_parameters_give_the_same_h5_bytes():
+    """No creation timestamps in the .h5 (HDF5 writes them by default, one second apart they differ): saving
+    a model twice gives the same file."""
+    import time
+
+    params = OrderedDict([("conv/W", (np.ones((2, 3), np.float32), True)), ("conv/q/b", (np.zeros(2), False))])
+    first = write_h5(params)
+    time.sleep(1.1)
+    assert write_h5(params) == first
+
+
 def test_a_name_h5_cannot_hold_is_refused_before_writing(examples, tmp_path):
     model = read_nnp(examples[("chain", "nntxt+h5")])
     name = next(iter(model.parameters))

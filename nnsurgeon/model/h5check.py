@@ -6,6 +6,11 @@ an untrusted model could then copy ``/etc/passwd`` or ``/proc/self/environ`` int
 NNabla's own writer (``nnabla.parameter.save_parameters``) writes none of these, so they are refused: only
 hard-linked datasets with contiguous, compact or (standard-filter) chunked storage inside the file, of a
 numeric dtype NNabla has, with integer ``index`` and boolean ``need_grad`` attributes.
+
+The walk uses h5py's low-level API on the in-memory image (:func:`nnsurgeon.model.h5params.open_image`): the
+high-level objects cost about 1 ms per dataset, which was most of loading a model with thousands of small
+parameters. The same walk serves the writer's read-back check (:meth:`Entry.same_as` compares the stored
+bytes in place, nothing copied).
 """
 from dataclasses import dataclass
 from typing import List, Optional
@@ -27,83 +32,153 @@ class Entry:
     key: str
     index: Optional[int]
     need_grad: bool
-    dataset: object
-    dtype: np.dtype
+    dataset: object  # h5py.h5d.DatasetID, open while the image is
+    dtype: np.dtype  # native byte order, as NNabla wants it
+    shape: tuple
+    in_place: bool  # contiguous, unfiltered, stored in native byte order: the file's bytes are the array's
 
     def read(self) -> np.ndarray:
-        data = self.dataset[...]
-        return np.ascontiguousarray(data, dtype=self.dtype)  # native byte order, as NNabla wants it
+        from h5py import h5s
+
+        array = np.empty(self.shape, dtype=self.dtype)
+        if array.size:
+            self.dataset.read(h5s.ALL, h5s.ALL, array)  # HDF5 converts byte order and storage
+        return array
+
+    def same_as(self, array: np.ndarray, image: memoryview) -> bool:
+        """Whether this dataset holds exactly ``array`` (shape, dtype, bits): contiguous data is compared where
+        it lies in the file ``image``; other layouts are read."""
+        if self.shape != array.shape or self.dtype != array.dtype:
+            return False
+        if not array.size:
+            return True
+        array = np.require(array, requirements="C")
+        offset = self.dataset.get_offset() if self.in_place else None
+        if offset is not None and offset + array.nbytes <= len(image):
+            return image[offset:offset + array.nbytes] == memoryview(array).cast("B")
+        return np.array_equal(self.read().view(np.uint8), array.view(np.uint8))
 
 
-def plain_datasets(hd, budget: int) -> List[Entry]:
-    """Every dataset of the open h5py file ``hd``, checked; the data together may take at most ``budget``
-    bytes once read. Raise :class:`H5Refused` naming the first thing refused."""
-    import h5py
+def plain_datasets(fid, budget: int) -> List[Entry]:
+    """Every dataset of the open low-level file ``fid``, checked; the data together may take at most
+    ``budget`` bytes once read. Raise :class:`H5Refused` naming the first thing refused."""
+    from h5py import h5g, h5l, h5o
 
+    root = h5g.open(fid, b"/")
     # h5py's visitors turn an exception raised in the callback into an unrelated one: collect, then check
     links = []
-    hd.visititems_links(lambda name, link: links.append((name, link)) if len(links) <= MAX_DATASETS else True)
-    for name, link in links:
-        if isinstance(link, h5py.SoftLink):
-            raise H5Refused(f"'{name}' is a soft link (to '{link.path}')")
-        if isinstance(link, h5py.ExternalLink):
-            raise H5Refused(f"'{name}' is a link into another file ('{link.filename}')")
-        if not isinstance(link, h5py.HardLink):
-            raise H5Refused(f"'{name}' is a link of an unknown kind")
+    root.links.visit(lambda name, info: links.append((name, info.type)) if len(links) <= MAX_DATASETS else True,
+                     info=True)
     if len(links) > MAX_DATASETS:
         raise H5Refused(f"holds more than {MAX_DATASETS} objects")
+    for name, kind in links:
+        if kind == h5l.TYPE_SOFT:
+            raise H5Refused(f"'{_text(name)}' is a soft link (to '{_text(root.links.get_val(name))}')")
+        if kind == h5l.TYPE_EXTERNAL:
+            raise H5Refused(f"'{_text(name)}' is a link into another file ('{_text(root.links.get_val(name)[0])}')")
+        if kind != h5l.TYPE_HARD:
+            raise H5Refused(f"'{_text(name)}' is a link of an unknown kind")
     objects = []
-    hd.visititems(lambda name, obj: objects.append((name, obj)) if len(objects) <= MAX_DATASETS else True)
-    datasets = []
-    for name, obj in objects:
-        if isinstance(obj, h5py.Dataset):
-            datasets.append((name, obj))
-        elif not isinstance(obj, h5py.Group):
-            raise H5Refused(f"'{name}' is a {type(obj).__name__}, not a dataset")
+    h5o.visit(fid, lambda name, info: objects.append((name, info.type)) if len(objects) <= MAX_DATASETS else True,
+              info=True)
     entries = []
     used = 0
-    for name, ds in datasets:
-        entry = _check_dataset(name, ds)
-        used += int(np.prod(ds.shape, dtype=object)) * entry.dtype.itemsize
+    types = _Types()
+    for name, kind in objects:
+        if kind == h5o.TYPE_GROUP or name == b".":
+            continue
+        if kind != h5o.TYPE_DATASET:
+            raise H5Refused(f"'{_text(name)}' is a {'named datatype' if kind == h5o.TYPE_NAMED_DATATYPE else 'object'}"
+                            ", not a dataset")
+        entry = _check_dataset(fid, name, types)
+        used += int(np.prod(entry.shape, dtype=object)) * entry.dtype.itemsize
         if used > budget:
-            raise H5Refused(f"its datasets declare more than {budget:,} bytes (dataset '{name}' and those before)")
+            raise H5Refused(f"its datasets declare more than {budget:,} bytes (dataset '{entry.key}' and those "
+                            "before)")
         entries.append(entry)
     return entries
 
 
-def _check_dataset(name, ds) -> Entry:
-    import h5py
+def _text(name: bytes) -> str:
+    return name.decode("utf-8", "replace")
 
-    plist = ds.id.get_create_plist()
+
+class _Types:
+    """numpy dtypes of the HDF5 types met so far: h5py's conversion costs about 30 us a call, and a parameter
+    file holds thousands of datasets of one or two types."""
+
+    def __init__(self):
+        self.seen = []
+
+    def dtype(self, ds) -> np.dtype:
+        htype = ds.get_type()
+        for known, dtype in self.seen:
+            if htype.equal(known):
+                return dtype
+        dtype = ds.dtype
+        if len(self.seen) < 16:
+            self.seen.append((htype, dtype))
+        return dtype
+
+
+def _check_dataset(fid, raw_name: bytes, types: _Types) -> Entry:
+    from h5py import h5d, h5s
+
+    name = _text(raw_name)
+    ds = h5d.open(fid, raw_name)
+    plist = ds.get_create_plist()
     if plist.get_external_count() > 0:
         raise H5Refused(f"dataset '{name}' reads its data from a file outside the model (HDF5 external storage)")
     layout = plist.get_layout()
-    if layout == h5py.h5d.VIRTUAL:
+    if layout == h5d.VIRTUAL:
         raise H5Refused(f"dataset '{name}' is a virtual dataset (its data lives in other files)")
-    if layout not in (h5py.h5d.CONTIGUOUS, h5py.h5d.COMPACT, h5py.h5d.CHUNKED):
+    if layout not in (h5d.CONTIGUOUS, h5d.COMPACT, h5d.CHUNKED):
         raise H5Refused(f"dataset '{name}' has a storage layout nnsurgeon does not read")
     for i in range(plist.get_nfilters()):
         code = plist.get_filter(i)[0]
         if code not in _FILTERS:
             raise H5Refused(f"dataset '{name}' needs HDF5 filter {code}, which nnsurgeon does not load")
-    dtype = ds.dtype
+    dtype = types.dtype(ds)
     native = dtype.newbyteorder("=") if dtype.byteorder in "<>" else dtype
     if native not in _DTYPES:
         raise H5Refused(f"dataset '{name}' has dtype {dtype}; NNabla parameters are numbers "
                         "(float16/32/64, integers or bool)")
-    if ds.shape is None:
+    space = ds.get_space()
+    kind = space.get_simple_extent_type()
+    if kind == h5s.NULL:
         raise H5Refused(f"dataset '{name}' has no shape (an empty dataspace)")
-    index = ds.attrs.get("index", None)
-    if index is not None:
-        index = _scalar(name, "index", index, (np.integer,))
-    need_grad = ds.attrs.get("need_grad", True)
-    need_grad = bool(_scalar(name, "need_grad", need_grad, (np.integer, np.bool_)))
-    return Entry(name, None if index is None else int(index), need_grad, ds, native)
+    shape = () if kind == h5s.SCALAR else tuple(space.shape)
+    index = _attribute(ds, name, "index")
+    need_grad = _attribute(ds, name, "need_grad")
+    in_place = layout == h5d.CONTIGUOUS and not plist.get_nfilters() and dtype == native
+    return Entry(name, None if index is None else int(index), True if need_grad is None else bool(need_grad), ds,
+                 native, shape, in_place)
 
 
-def _scalar(name, attr, value, kinds):
-    array = np.asarray(value)
-    if array.size != 1 or not any(np.issubdtype(array.dtype, k) for k in kinds):
-        raise H5Refused(f"dataset '{name}' has attribute '{attr}' = {value!r}; NNabla writes "
-                        f"{'an integer' if attr == 'index' else 'a boolean'}")
-    return array.reshape(()).item()
+_INT64 = None
+
+
+def _attribute(ds, name: str, attr: str):
+    """The attribute's one value, or None when absent: an integer (``index``), an integer or boolean
+    (``need_grad``; h5py stores booleans as an enum); refuse anything else (a string, an array)."""
+    global _INT64
+    from h5py import h5a, h5t
+
+    if not h5a.exists(ds, attr.encode()):
+        return None
+    handle = h5a.open(ds, attr.encode())
+    htype = handle.get_type()
+    cls = htype.get_class()
+    allowed = (h5t.INTEGER,) if attr == "index" else (h5t.INTEGER, h5t.ENUM)
+    if cls not in allowed or handle.get_space().get_simple_extent_npoints() != 1:
+        raise H5Refused(f"dataset '{name}' has attribute '{attr}' of another type than "
+                        f"{'an integer' if attr == 'index' else 'a boolean'} (what NNabla writes)")
+    if cls == h5t.ENUM:  # read as stored (HDF5 converts no enum to an integer), any non-zero value is true
+        value = np.zeros(htype.get_size(), np.uint8)
+        handle.read(value, mtype=htype)
+        return bool(value.any())
+    if _INT64 is None:
+        _INT64 = h5t.py_create(np.dtype(np.int64))
+    value = np.empty((), np.int64)
+    handle.read(value, mtype=_INT64)
+    return int(value)

@@ -4,7 +4,6 @@ Definition members: ``.nntxt``/``.prototxt`` (text protobuf) or ``.protobuf`` (b
 ``.protobuf`` or inside the text definition; ``nnp_version.txt``; anything else (optimizer states, ...) is kept
 byte for byte. Parsing uses NNabla's ``nnabla_pb2`` and ``nnabla.parameter.load_parameters``.
 """
-import io
 import os
 import stat
 import warnings
@@ -154,14 +153,13 @@ def _read_h5_parameters(path, name, data, budget: int) -> "OrderedDict[str, Para
 
     Only plain datasets stored inside the member are read (see :mod:`.h5check`): external storage, virtual
     datasets and soft or external links could otherwise pull any file on the machine into the model."""
-    import h5py
-
     from .h5check import H5Refused, plain_datasets
+    from .h5params import open_image
 
     where = f"{path}: parameter member '{name}'"
     try:
-        with h5py.File(io.BytesIO(data), "r") as hd:
-            entries = plain_datasets(hd, budget)
+        with open_image(data) as fid:
+            entries = plain_datasets(fid, budget)
             entries.sort(key=lambda e: (e.index is None, e.index if e.index is not None else 0, e.key))
             return OrderedDict((e.key, Parameter(e.read(), e.need_grad)) for e in entries)
     except H5Refused as e:

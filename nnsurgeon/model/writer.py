@@ -236,18 +236,17 @@ def _verify(tmp: str, members: "OrderedDict[str, bytes]", path: str, model: NnpM
         raise OutputError(f"{path}: the written file does not match what was meant to be written; nothing was saved")
     try:
         # members kept byte for byte (model.extras) are not the model's: they are checked by bytes only
-        networks, params = _parse_back({k: v for k, v in members.items() if k not in model.extras})
+        networks, names, mismatch = _parse_back({k: v for k, v in members.items() if k not in model.extras},
+                                                model)
     except ModelError as e:
         raise OutputError(f"{path}: the written file does not load ({e}); nothing was saved") from None
-    if list(params) != list(model.parameters):
-        lost = [k for k in model.parameters if k not in params][:3]
+    if names != list(model.parameters):
+        stored = set(names)
+        lost = [k for k in model.parameters if k not in stored][:3] or list(model.parameters)[:3]
         raise OutputError(f"{path}: parameter names do not survive the chosen format (e.g. {', '.join(lost)}); "
                           "nothing was saved; choose another parameter format")
-    for name, p in model.parameters.items():
-        data, need_grad = params[name]
-        if data.shape != p.data.shape or not _same_bits(data.astype(p.data.dtype, copy=False), p.data) \
-                or need_grad != p.need_grad:
-            raise OutputError(f"{path}: parameter '{name}' does not read back as written; nothing was saved")
+    if mismatch:
+        raise OutputError(f"{path}: parameter '{mismatch}' does not read back as written; nothing was saved")
     if networks != _named_networks(model):
         raise OutputError(f"{path}: the networks do not read back as written; nothing was saved")
 
@@ -257,23 +256,26 @@ def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:
         np.require(a, requirements="C").view(np.uint8), np.require(b, requirements="C").view(np.uint8))
 
 
-def _parse_back(members: "OrderedDict[str, bytes]"):
-    """(serialised networks, name -> (array, need_grad)) of rendered members, each parsed once."""
+def _parse_back(members: "OrderedDict[str, bytes]", model: NnpModel):
+    """(serialised networks, stored parameter names in order, first parameter that does not read back as the
+    model holds it (shape, dtype, bits, need_grad) or None) of rendered members, each parsed once. An .h5
+    member is checked in place (its datasets' bytes compared where they lie in the image, nothing copied)."""
     from google.protobuf import text_format
     from google.protobuf.message import DecodeError
     from nnabla.utils import nnabla_pb2
 
-    from .h5params import read_h5
     from .nnp import DEFINITION_FORMATS
 
-    networks, params = [], OrderedDict()
+    networks, names, mismatch = [], [], None
     for name, data in members.items():
         ext = os.path.splitext(name)[1].lower()
         if ext == ".h5":
             try:
-                params.update(read_h5(data))
+                stored, differs = _check_h5(data, model)
             except (OSError, KeyError, ValueError, RuntimeError) as e:
                 raise ModelError(f"member '{name}' does not read as .h5 ({e})") from None
+            names.extend(stored)
+            mismatch = mismatch or differs
         elif ext in DEFINITION_FORMATS and os.path.basename(name) != "nnp_version.txt":
             message = nnabla_pb2.NNablaProtoBuf()
             try:
@@ -288,10 +290,36 @@ def _parse_back(members: "OrderedDict[str, bytes]"):
             if caught:
                 raise ModelError(f"member '{name}' does not parse ({caught[0].message})")
             for p in message.parameter:
-                params[p.variable_name] = (np.array(p.data, dtype=np.float32).reshape(tuple(p.shape.dim)),
-                                           bool(p.need_grad))
+                names.append(p.variable_name)
+                expected = model.parameters.get(p.variable_name)
+                data = np.array(p.data, dtype=np.float32).reshape(tuple(p.shape.dim))
+                if mismatch is None and expected is not None and (
+                        not _same_bits(data.astype(expected.data.dtype, copy=False), expected.data)
+                        or bool(p.need_grad) != expected.need_grad):
+                    mismatch = p.variable_name
             networks.extend(_named(n) for n in message.network)
-    return networks, params
+    return networks, names, mismatch
+
+
+def _check_h5(data: bytes, model: NnpModel):
+    """(stored names in NNabla's order, first name whose data or need_grad differs from the model's or None)."""
+    from .h5check import H5Refused, plain_datasets
+    from .h5params import open_image
+
+    image = memoryview(data)
+    try:
+        with open_image(data) as fid:
+            entries = plain_datasets(fid, len(data) * 2 + (1 << 20))
+            entries.sort(key=lambda e: (e.index is None, e.index if e.index is not None else 0, e.key))
+            differs = None
+            for e in entries:
+                p = model.parameters.get(e.key)
+                if p is not None and (e.need_grad != p.need_grad or not e.same_as(p.data, image)):
+                    differs = e.key
+                    break
+            return [e.key for e in entries], differs
+    except H5Refused as e:
+        raise ModelError(str(e)) from None
 
 
 def _named_networks(model: NnpModel):
