@@ -163,3 +163,25 @@ def test_compare(digits, tmp_path):
     assert r.stderr.strip().splitlines()[-1].startswith("FAILED: outputs over the threshold")
     r = run("compare", path, q4, "--random", "--seed", "1")
     assert r.exit_code == 0 and "cosine" in r.stdout
+
+
+def test_ranges_read_in_place_equal_nnablas_reductions(digits):
+    """On CPU each batch's min and max are read in place with numpy; on other devices NNabla reduces them
+    in the graph (stacked into one output). Both give the same numbers, batch by batch."""
+    from nnsurgeon.model import load_model
+    from nnsurgeon.runtime.runner import Runner
+
+    path, calib, *_ = digits
+    model = load_model(path)
+    watched = [f.output[0] for f in model.network("Runtime").function]
+    data = np.load(calib)
+    in_place = Runner(model, "Runtime", ranges=watched, only_watched=True)
+    in_graph = Runner(model, "Runtime", ranges=watched, only_watched=True, ranges_in_graph=True)
+    assert not in_place.ranges_in_graph
+    for start in range(0, 150, 50):
+        batch = {"x": data[start:start + 50]}
+        in_place.run(batch, copy=False)
+        in_graph.run(batch, copy=False)
+        assert in_place.last_ranges() == in_graph.last_ranges()
+        lo, hi = in_place.last_ranges()[watched[-1]]
+        assert lo < hi

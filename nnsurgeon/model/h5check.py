@@ -55,7 +55,8 @@ class Entry:
         array = np.require(array, requirements="C")
         offset = self.dataset.get_offset() if self.in_place else None
         if offset is not None and offset + array.nbytes <= len(image):
-            return image[offset:offset + array.nbytes] == memoryview(array).cast("B")
+            stored = np.frombuffer(image, np.uint8, count=array.nbytes, offset=offset)
+            return np.array_equal(stored, array.reshape(-1).view(np.uint8))
         return np.array_equal(self.read().view(np.uint8), array.view(np.uint8))
 
 

@@ -3,7 +3,7 @@
 Every method sees the whole calibration set; memory is flat in the number of samples (running values or
 fixed-bin histograms). With ``x`` every value of the tensor over the whole set and ``b_k`` the batches:
 
-- ``minmax``: ``[min x, max x]``. Computed by NNabla inside the forward (one pass).
+- ``minmax``: ``[min x, max x]``, from each batch's min and max read in place after the forward (one pass).
 - ``ema``: ``lo_k = d lo_{k-1} + (1 - d) min b_k`` (same for hi), ``lo_1 = min b_1``, with the decay ``d``
   (``ema-decay``, default 0.999): NNabla's MinMaxQuantize rule. The one method that follows the batches by
   definition (a moving average), so it depends on the batch size and order.
@@ -38,7 +38,7 @@ from .runner import Runner
 Ranges = Dict[Tuple[str, str], Tuple[float, float]]
 METHODS = ("minmax", "ema", "percentile", "mse", "entropy")
 NBINS = 2048
-IN_GRAPH = ("minmax", "ema")  # per-batch min and max computed by NNabla inside the forward
+IN_GRAPH = ("minmax", "ema")  # one pass: per-batch min and max, read in place after each forward
 
 
 class Calibrator:
@@ -91,10 +91,7 @@ class Calibrator:
             self.batches_seen[network] = seen
             if self.method not in IN_GRAPH:  # second pass: histograms over the ranges the first pass found
                 runner = Runner(model, network, watch=variables, context=self.context, only_watched=True)
-                for batch in self._batches(source, network, "histograms"):
-                    values = runner.run(batch, copy=False)
-                    for v in variables:
-                        stats[v].update(values[v])
+                histograms_beside(runner, self._batches(source, network, "histograms"), stats)
             for v in variables:
                 ranges[(network, v)] = stats[v].range()
         return ranges
@@ -105,6 +102,32 @@ class Calibrator:
             total = min(total, self.max_batches)
         return progress(in_network_iter(network, source.batches(self.batch_size, self.max_batches)), total,
                         f"{what} {network}", self.progress)
+
+
+def histograms_beside(runner, batches, stats) -> None:
+    """Run ``batches`` and add each watched activation to its histogram in a second thread, while the next
+    batch runs (numpy's histogram and NNabla's forward both release the GIL: on two cores the histograms cost
+    little time of their own). The activations are copied for the thread (the next forward overwrites them);
+    at most two batches are in flight, so memory stays flat."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def add(values):
+        for v, x in values.items():
+            stats[v].update(x)
+
+    pending = []
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        try:
+            for batch in batches:
+                values = runner.run(batch, copy=True)
+                if len(pending) >= 2:
+                    pending.pop(0).result()
+                pending.append(worker.submit(add, values))
+            for job in pending:
+                job.result()
+        finally:
+            for job in pending:
+                job.cancel()
 
 
 def make_stat(method: str, decay: float = 0.999, percentile: float = 99.99, grid=(0.0, 255.0)):
