@@ -56,3 +56,28 @@ def test_runner_uses_the_equivalent_on_cpu(examples, tmp_path):
     assert run("quantize", src, "--after", "ReLU", "--calibrate", calib, "-o", out).exit_code == 0
     runner = Runner(load_model(str(out)), "Runtime")
     assert not any(f.type == "MinMaxQuantize" for f in runner.run_model.network("Runtime").function)
+
+
+def test_a_range_that_overflows_keeps_the_broadcast_sequence(examples, tmp_path):
+    """Regression: with a range whose width overflows float32 the nudged range is NaN, and AddScalar(-min)
+    gives a NaN of the other sign than MinMaxQuantize's x - min: such quantizers keep the broadcast form."""
+    from nnsurgeon.model import write_nnp
+
+    src = examples[("residual", "nntxt+h5")]
+    calib = tmp_path / "c.npy"
+    np.save(calib, np.random.RandomState(0).randn(8, 1, 8, 8).astype(np.float32))
+    out = tmp_path / "q.nnp"
+    assert run("quantize", src, "--after", "ReLU", "--calibrate", calib, "-o", out).exit_code == 0
+    model = load_model(str(out))
+    first = next(f for f in model.network("Runtime").function if f.type == "MinMaxQuantize")
+    model.parameters[first.input[1]].data[...] = -1e38
+    model.parameters[first.input[2]].data[...] = 3e38
+    wide = tmp_path / "wide.nnp"
+    write_nnp(model, str(wide))
+    model = load_model(str(wide))
+    run_types = [f.type for f in measurement_model(model, "Runtime").network("Runtime").function]
+    assert "Maximum2" in run_types and "MaximumScalar" in run_types
+    inputs, want = nnabla_outputs(str(wide), "Runtime", seed=3)
+    got = Runner(model, "Runtime", watch=list(want)).run(inputs)
+    for k in want:
+        assert got[k].tobytes() == want[k].tobytes(), k

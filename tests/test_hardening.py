@@ -430,3 +430,52 @@ def test_recipe_size_bound(tmp_path):
     recipe = tmp_path / "big.yaml"
     recipe.write_text("version: 1\nsteps:\n- quantize: {after: ReLU}\n# " + "x" * (2 << 20) + "\n")
     assert_user_error(run("check", recipe), "larger than", str(recipe))
+
+
+# -- found in review of the low-level h5 walk --------------------------------------------------------------
+def test_an_empty_h5_member_never_reads_a_file_on_disk(chain, tmp_path, monkeypatch):
+    """Regression: HDF5's in-memory driver given no image opens the file of that name on disk; an empty
+    parameter.h5 made the reader load 'nnsurgeon-<pid>-<n>.h5' from the working directory."""
+    import h5py
+
+    from nnsurgeon.errors import ModelError
+    from nnsurgeon.model import read_nnp
+
+    monkeypatch.chdir(tmp_path)
+    for n in range(200):  # decoys under every name the in-memory files of this process may take next
+        with h5py.File(f"nnsurgeon-{os.getpid()}-{n}.h5", "w") as f:
+            f["conv1/conv/W"] = np.arange(4, dtype=np.float32)
+    items = craft.members(chain)
+    items["parameter.h5"] = b""
+    path = craft.write_zip(tmp_path / "empty.nnp", items)
+    with pytest.raises(ModelError, match="parameter.h5.*empty"):
+        read_nnp(str(path))
+
+
+def test_groups_nested_too_deep_are_refused(chain, tmp_path, out):
+    """HDF5's recursive visit overflows the C stack at about 20,000 nested groups (a 190 KB .nnp crashed the
+    interpreter): the links are walked with a bounded explicit stack first."""
+    def nest(hd):
+        g = hd
+        for _ in range(300):
+            g = g.create_group("a")
+        g["W"] = np.zeros(3, np.float32)
+
+    items = craft.members(chain)
+    items["parameter.h5"] = craft.h5_copy(items["parameter.h5"], nest)
+    path = craft.write_zip(tmp_path / "deep.nnp", items)
+    assert_user_error(run("convert", path, "-o", out / "c.nnp"), "nests groups more than 128 deep", "parameter.h5")
+    assert files_in(out) == []
+
+
+def test_big_endian_parameters_save(chain, tmp_path):
+    """Regression: the read-back compared dtypes exactly and refused a parameter held big-endian in memory."""
+    from nnsurgeon.model import read_nnp, write_nnp
+
+    model = read_nnp(chain)
+    name = next(iter(model.parameters))
+    p = model.parameters[name]
+    p.data = p.data.astype(p.data.dtype.newbyteorder(">"))
+    write_nnp(model, str(tmp_path / "be.nnp"))
+    back = read_nnp(str(tmp_path / "be.nnp")).parameters[name].data
+    np.testing.assert_array_equal(back, p.data)

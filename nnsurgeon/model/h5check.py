@@ -13,11 +13,14 @@ parameters. The same walk serves the writer's read-back check (:meth:`Entry.same
 bytes in place, nothing copied).
 """
 from dataclasses import dataclass
+from functools import partial
 from typing import List, Optional
 
 import numpy as np
 
 MAX_DATASETS = 100_000
+MAX_DEPTH = 128  # group nesting (NNabla's names nest a few levels)
+MAX_NAME = 4096  # bytes of a full dataset name
 _DTYPES = {np.dtype(t) for t in ("bool", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64",
                                  "float16", "float32", "float64")}
 _FILTERS = {1: "deflate", 2: "shuffle", 3: "fletcher32"}  # HDF5's built-in filters; no plugin is ever loaded
@@ -48,37 +51,24 @@ class Entry:
     def same_as(self, array: np.ndarray, image: memoryview) -> bool:
         """Whether this dataset holds exactly ``array`` (shape, dtype, bits): contiguous data is compared where
         it lies in the file ``image``; other layouts are read."""
-        if self.shape != array.shape or self.dtype != array.dtype:
+        native = array.dtype.newbyteorder("=") if array.dtype.byteorder in "<>" else array.dtype
+        if self.shape != array.shape or self.dtype != native:
             return False
         if not array.size:
             return True
-        array = np.require(array, requirements="C")
+        flat = np.ascontiguousarray(array, dtype=native).reshape(-1).view(np.uint8)
         offset = self.dataset.get_offset() if self.in_place else None
-        if offset is not None and offset + array.nbytes <= len(image):
-            stored = np.frombuffer(image, np.uint8, count=array.nbytes, offset=offset)
-            return np.array_equal(stored, array.reshape(-1).view(np.uint8))
-        return np.array_equal(self.read().view(np.uint8), array.view(np.uint8))
+        if offset is not None and offset + flat.size <= len(image):
+            return np.array_equal(np.frombuffer(image, np.uint8, count=flat.size, offset=offset), flat)
+        return np.array_equal(self.read().reshape(-1).view(np.uint8), flat)
 
 
 def plain_datasets(fid, budget: int) -> List[Entry]:
     """Every dataset of the open low-level file ``fid``, checked; the data together may take at most
     ``budget`` bytes once read. Raise :class:`H5Refused` naming the first thing refused."""
-    from h5py import h5g, h5l, h5o
+    from h5py import h5o
 
-    root = h5g.open(fid, b"/")
-    # h5py's visitors turn an exception raised in the callback into an unrelated one: collect, then check
-    links = []
-    root.links.visit(lambda name, info: links.append((name, info.type)) if len(links) <= MAX_DATASETS else True,
-                     info=True)
-    if len(links) > MAX_DATASETS:
-        raise H5Refused(f"holds more than {MAX_DATASETS} objects")
-    for name, kind in links:
-        if kind == h5l.TYPE_SOFT:
-            raise H5Refused(f"'{_text(name)}' is a soft link (to '{_text(root.links.get_val(name))}')")
-        if kind == h5l.TYPE_EXTERNAL:
-            raise H5Refused(f"'{_text(name)}' is a link into another file ('{_text(root.links.get_val(name)[0])}')")
-        if kind != h5l.TYPE_HARD:
-            raise H5Refused(f"'{_text(name)}' is a link of an unknown kind")
+    _check_links(fid)  # first: it bounds the depth of HDF5's recursive visit below
     objects = []
     h5o.visit(fid, lambda name, info: objects.append((name, info.type)) if len(objects) <= MAX_DATASETS else True,
               info=True)
@@ -98,6 +88,46 @@ def plain_datasets(fid, budget: int) -> List[Entry]:
                             "before)")
         entries.append(entry)
     return entries
+
+
+def _check_links(fid) -> None:
+    """Every link, group by group with an explicit stack (HDF5's own recursive visit overflows the C stack on
+    a crafted file with groups nested 20,000 deep): hard links only, at most ``MAX_DEPTH`` levels (a hard link
+    back to an ancestor counts as too deep), names at most ``MAX_NAME`` bytes, ``MAX_DATASETS`` links. h5py's
+    iterators turn an exception raised in the callback into an unrelated one: collect, then check."""
+    from h5py import h5g, h5l, h5o
+
+    stack = [(b"", 0)]
+    seen = 0
+    while stack:
+        path, depth = stack.pop()
+        group = h5g.open(fid, path or b"/")
+        links = []
+        group.links.iterate(partial(_collect, links), info=True)
+        seen += len(links)
+        if seen > MAX_DATASETS:
+            raise H5Refused(f"holds more than {MAX_DATASETS} objects")
+        for name, kind in links:
+            full = path + b"/" + name if path else name
+            if len(full) > MAX_NAME:
+                raise H5Refused(f"holds a name longer than {MAX_NAME} bytes ('{_text(full[:60])}...')")
+            if kind == h5l.TYPE_SOFT:
+                raise H5Refused(f"'{_text(full)}' is a soft link (to '{_text(group.links.get_val(name))}')")
+            if kind == h5l.TYPE_EXTERNAL:
+                raise H5Refused(f"'{_text(full)}' is a link into another file "
+                                f"('{_text(group.links.get_val(name)[0])}')")
+            if kind != h5l.TYPE_HARD:
+                raise H5Refused(f"'{_text(full)}' is a link of an unknown kind")
+            if h5o.get_info(group, name).type == h5o.TYPE_GROUP:
+                if depth + 1 > MAX_DEPTH:
+                    raise H5Refused(f"nests groups more than {MAX_DEPTH} deep (or a group links back to one "
+                                    f"above it) at '{_text(full[:60])}'")
+                stack.append((full, depth + 1))
+
+
+def _collect(into: list, name, info):
+    into.append((name, info.type))
+    return True if len(into) > MAX_DATASETS else None  # a value other than None stops HDF5's iteration
 
 
 def _text(name: bytes) -> str:

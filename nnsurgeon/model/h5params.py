@@ -86,6 +86,8 @@ def open_image(data: bytes):
     disk), closed on leaving."""
     from h5py import h5f
 
+    if not data:  # no image: HDF5's core driver would open a file of that name on disk instead
+        raise OSError("the .h5 member is empty")
     fid = h5f.open(_name(), h5f.ACC_RDONLY, fapl=_core_fapl(data))
     try:
         yield fid

@@ -104,30 +104,38 @@ class Calibrator:
                         f"{what} {network}", self.progress)
 
 
+OVERLAP_BYTES = 256 << 20  # a batch's watched activations copied for the histogram thread, at most
+
+
 def histograms_beside(runner, batches, stats) -> None:
-    """Run ``batches`` and add each watched activation to its histogram in a second thread, while the next
-    batch runs (numpy's histogram and NNabla's forward both release the GIL: on two cores the histograms cost
-    little time of their own). The activations are copied for the thread (the next forward overwrites them);
-    at most two batches are in flight, so memory stays flat."""
+    """Run ``batches`` and add each watched activation to its histogram in a second thread while the next
+    batch runs (NNabla's forward and numpy's histogram both release the GIL: on two cores the histograms cost
+    little time of their own). The thread gets a copy (the next forward overwrites NNabla's buffers); one
+    copy at a time, and none for a batch whose activations exceed ``OVERLAP_BYTES`` (added in place, without
+    overlap), so memory stays flat and bounded."""
     from concurrent.futures import ThreadPoolExecutor
 
     def add(values):
         for v, x in values.items():
             stats[v].update(x)
 
-    pending = []
+    pending = None
     with ThreadPoolExecutor(max_workers=1) as worker:
         try:
             for batch in batches:
-                values = runner.run(batch, copy=True)
-                if len(pending) >= 2:
-                    pending.pop(0).result()
-                pending.append(worker.submit(add, values))
-            for job in pending:
-                job.result()
+                values = runner.run(batch, copy=False)  # runs while the previous batch's histograms are built
+                if pending is not None:
+                    pending.result()
+                    pending = None
+                if sum(x.nbytes for x in values.values()) <= OVERLAP_BYTES:
+                    pending = worker.submit(add, {v: np.array(x) for v, x in values.items()})
+                else:
+                    add(values)
+            if pending is not None:
+                pending.result()
         finally:
-            for job in pending:
-                job.cancel()
+            if pending is not None:
+                pending.cancel()
 
 
 def make_stat(method: str, decay: float = 0.999, percentile: float = 99.99, grid=(0.0, 255.0)):

@@ -77,7 +77,9 @@ def measurement_model(model, network: Optional[str] = None):
         lo, hi, scale = nudged_range(*(run.parameters[n].data for n in f.input[1:]),
                                      eps=f.min_max_quantize_param.eps)
         shape = list(run.parameters[f.input[1]].data.shape)
-        per_tensor = lo.size == 1
+        # scalar functions for one finite range; a range that overflowed (NaN, inf) keeps the broadcast
+        # sequence: x + (-m) and x - m differ in the sign of a NaN m
+        per_tensor = lo.size == 1 and bool(np.all(np.isfinite([lo, hi, scale])))
         names = {}
         for key, value in (("scale", scale),) if per_tensor else (("min", lo), ("max", hi), ("scale", scale)):
             # a flat base: a quantizer named after its weight ('fc/W/quantize') must not put parameters under

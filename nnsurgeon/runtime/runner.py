@@ -160,8 +160,11 @@ class Runner:
             stack = live.range_stack.d.tolist()
             self._last_ranges = {name: (stack[2 * i], stack[2 * i + 1]) for i, name in enumerate(self.ranges)}
         elif self.ranges:
+            # fmin/fmax skip NaN as NNabla's reductions do (a Log of a negative value must not make the range
+            # NaN); + 0.0 turns a -0.0 end into 0.0
             values = {name: live.variables[name].d for name in self.ranges}
-            self._last_ranges = {name: (float(v.min()), float(v.max())) for name, v in values.items()}
+            self._last_ranges = {name: (float(np.fmin.reduce(v, axis=None)) + 0.0,
+                                        float(np.fmax.reduce(v, axis=None)) + 0.0) for name, v in values.items()}
         if copy:
             return {name: np.array(live.variables[name].d) for name in (watch or self.watch)}
         return {name: live.variables[name].d for name in (watch or self.watch)}
