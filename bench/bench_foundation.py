@@ -10,7 +10,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import zipfile
 from collections import OrderedDict
 
 import numpy as np
@@ -18,78 +17,11 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import nnsurgeon  # noqa: E402,F401  (quiet NNabla logger)
+from bench.models import generate  # noqa: E402
+from bench.timing import best  # noqa: E402
 from nnsurgeon._nnabla import nnabla_quiet  # noqa: E402
 
 nn = nnabla_quiet()
-from google.protobuf import text_format  # noqa: E402
-from nnabla.utils import nnabla_pb2  # noqa: E402
-
-
-def generate(path, n_functions, branchy, width=8):
-    """A Runtime network of about n_functions: chain = Affine/ReLU/Tanh repeated; branchy = residual blocks
-    Affine -> ReLU -> Add2(skip) where each block input feeds two consumers. Written as nntxt + h5."""
-    proto = nnabla_pb2.NNablaProtoBuf()
-    net = proto.network.add(name="Runtime", batch_size=1)
-    rng = np.random.RandomState(0)
-    params = OrderedDict()
-
-    def var(name, shape, kind="Buffer"):
-        v = net.variable.add(name=name, type=kind)
-        v.shape.dim.extend(shape)
-        return name
-
-    def fn(name, type_name, inputs, outputs, **param):
-        f = net.function.add(name=name, type=type_name)
-        f.input.extend(inputs)
-        f.output.extend(outputs)
-        if type_name == "Affine":
-            f.affine_param.base_axis = 1
-        elif type_name == "ReLU":
-            f.relu_param.SetInParent()
-        elif type_name == "Add2":
-            f.add2_param.SetInParent()
-
-    h = var("x", [-1, width])
-    i = 0
-    while len(net.function) < n_functions:
-        w = var(f"p{i}/W", [width, width], "Parameter")
-        b = var(f"p{i}/b", [width], "Parameter")
-        params[w] = (rng.randn(width, width) * 0.3).astype(np.float32)
-        params[b] = np.zeros(width, np.float32)
-        a = var(f"a{i}", [-1, width])
-        fn(f"Affine_{i}", "Affine", [h, w, b], [a])
-        r = var(f"r{i}", [-1, width])
-        fn(f"ReLU_{i}", "ReLU", [a], [r])
-        o = var(f"o{i}", [-1, width])
-        if branchy:
-            fn(f"Add2_{i}", "Add2", [h, r], [o])
-        else:
-            fn(f"Tanh_{i}", "Tanh", [r], [o])
-        h = o
-        i += 1
-    e = proto.executor.add(name="runtime", network_name="Runtime")
-    e.data_variable.add(variable_name="x", data_name="x")
-    e.output_variable.add(variable_name=h, data_name="y")
-    import io
-
-    buf = io.BytesIO()
-    with nn.parameter_scope("", OrderedDict()) as _:
-        variables = OrderedDict((k, nn.Variable.from_numpy_array(v)) for k, v in params.items())
-        nn.parameter.save_parameters(buf, variables, extension=".h5")
-    with zipfile.ZipFile(path, "w") as zf:
-        zf.writestr("nnp_version.txt", "0.1\n")
-        zf.writestr("network.nntxt", text_format.MessageToString(proto))
-        zf.writestr("parameter.h5", buf.getvalue())
-    return len(net.function)
-
-
-def best(fn, repeat):
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def nnabla_load(path):

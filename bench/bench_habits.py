@@ -8,26 +8,17 @@
 import os
 import sys
 import tempfile
-import time
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from bench.timing import best  # noqa: E402
 from nnsurgeon import load  # noqa: E402
 from nnsurgeon.examples import build_example  # noqa: E402
 from nnsurgeon.runtime.data import ArraySource  # noqa: E402
 from nnsurgeon.runtime.extract import resolve_layers  # noqa: E402
 from nnsurgeon.runtime.runner import Runner  # noqa: E402
-
-
-def best(fn, runs=2):
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def bench_extract(folder):

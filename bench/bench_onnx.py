@@ -15,7 +15,6 @@ import io
 import os
 import sys
 import tempfile
-import time
 from collections import OrderedDict
 
 import numpy as np
@@ -23,6 +22,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import nnsurgeon  # noqa: E402
+from bench.timing import best  # noqa: E402
 from nnsurgeon._nnabla import nnabla_quiet  # noqa: E402
 
 nn = nnabla_quiet()
@@ -66,15 +66,6 @@ def resnet18(path):
                     "executors": [{"name": "runtime", "network": "Runtime", "data": ["x"], "output": ["y"]}]})
         n = sum(int(np.prod(v.shape)) for v in nn.get_parameters(grad_only=False).values())
     return n
-
-
-def best(fn, repeat):
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def main():

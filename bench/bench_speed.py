@@ -19,10 +19,8 @@ Rows (each "ours / baseline", both measured in this process, repeats interleaved
 import argparse
 import os
 import platform
-import statistics
 import sys
 import tempfile
-import time
 import zipfile
 from collections import OrderedDict
 
@@ -32,21 +30,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from bench.models import digits_cnn, generate, resnet18  # noqa: E402
+from bench.timing import interleaved  # noqa: E402
 from nnsurgeon._nnabla import nnabla_quiet  # noqa: E402
 
 nn = nnabla_quiet()
-
-
-def interleaved(tasks, repeat):
-    """{name: median seconds}: each round runs every task once, in order, so load on a shared machine hits
-    all of them alike."""
-    times = {name: [] for name in tasks}
-    for _ in range(repeat):
-        for name, fn in tasks.items():
-            t = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t)
-    return {name: statistics.median(v) for name, v in times.items()}
 
 
 def nnabla_load_save(path, out):
