@@ -64,7 +64,8 @@ class Entry:
 
 
 def plain_datasets(fid, budget: int) -> List[Entry]:
-    """Every dataset of the open low-level file ``fid``, checked; the data together may take at most
+    """Every dataset of the open low-level file ``fid``, checked, in the order NNabla's loader gives them
+    (``index``; datasets without one last, by name); the data together may take at most
     ``budget`` bytes once read. Raise :class:`H5Refused` naming the first thing refused."""
     from h5py import h5o
 
@@ -87,6 +88,8 @@ def plain_datasets(fid, budget: int) -> List[Entry]:
             raise H5Refused(f"its datasets declare more than {budget:,} bytes (dataset '{entry.key}' and those "
                             "before)")
         entries.append(entry)
+    # NNabla's loader order: by ``index``; datasets without one last, by name
+    entries.sort(key=lambda e: (e.index is None, e.index if e.index is not None else 0, e.key))
     return entries
 
 

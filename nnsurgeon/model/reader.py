@@ -160,7 +160,6 @@ def _read_h5_parameters(path, name, data, budget: int) -> "OrderedDict[str, Para
     try:
         with open_image(data) as fid:
             entries = plain_datasets(fid, budget)
-            entries.sort(key=lambda e: (e.index is None, e.index if e.index is not None else 0, e.key))
             return OrderedDict((e.key, Parameter(e.read(), e.need_grad)) for e in entries)
     except H5Refused as e:
         raise ModelError(f"{where}: {e}; nnsurgeon reads plain datasets stored in the file only") from None

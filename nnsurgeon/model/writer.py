@@ -310,7 +310,6 @@ def _check_h5(data: bytes, model: NnpModel):
     try:
         with open_image(data) as fid:
             entries = plain_datasets(fid, len(data) * 2 + (1 << 20))
-            entries.sort(key=lambda e: (e.index is None, e.index if e.index is not None else 0, e.key))
             differs = None
             for e in entries:
                 p = model.parameters.get(e.key)
