@@ -10,7 +10,8 @@ plan on a copy of the model (calibration skipped and said so), so dry run and ap
 """
 import os
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Set, Tuple
+from functools import partial
+from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 from .errors import ModelError, NnsurgeonError, OptionError
 from .interrupt import check_interrupted
@@ -81,6 +82,12 @@ class Plan:
     def apply(self, model, dry_run: bool = False, progress: bool = True) -> List[PassResult]:
         """Run every step on ``model`` (in place; on a copy when ``dry_run``), then validate and build every
         changed network with NNabla. Returns one :class:`PassResult` per step."""
+        results, build_check = self._run(model, dry_run, progress)
+        build_check()
+        return results
+
+    def _run(self, model, dry_run: bool, progress: bool) -> Tuple[List[PassResult], Callable[[], None]]:
+        """(results, the build check of the result: a call that raises its error) after every step."""
         steps = self.parsed()
         target = model.copy() if dry_run else model
         results = []
@@ -95,8 +102,8 @@ class Plan:
             changed.update(r["network"] for r in result.records if "network" in r)
             results.append(result)
         check_interrupted()
-        check_buildable(target, sorted(changed), [s.name for s, _, _ in steps] if len(steps) > 1 else ())
-        return results
+        return results, partial(check_buildable, target, sorted(changed),
+                                [s.name for s, _, _ in steps] if len(steps) > 1 else ())
 
     def _annotated(self, e: NnsurgeonError, number: int, step: Step) -> NnsurgeonError:
         if len(self.steps) == 1 and not step.origin:
@@ -174,12 +181,44 @@ def run_plan(model_spec: str, plan: Plan, output: Optional[str] = None, network_
         check_output(output, inputs=all_inputs, force=force, extensions=(".nnp",))
     model = load_model(model_spec)
     original = model.copy() if expect and expect.get("compare") and not dry_run else None
-    results = plan.apply(model, dry_run=dry_run, progress=progress)
-    checks = []
-    if expect and not dry_run:
-        from .expectations import check_expectations
+    if not output or dry_run or expect:
+        results = plan.apply(model, dry_run=dry_run, progress=progress)
+        checks = []
+        if expect and not dry_run:
+            from .expectations import check_expectations
 
-        checks = check_expectations(original, model, expect, plan.base_dir, plan.default_networks)
-    if output and not dry_run and all(c["ok"] for c in checks):
-        write_nnp(model, output, network_format, param_format, force=force, inputs=all_inputs)
-    return results, model, checks
+            checks = check_expectations(original, model, expect, plan.base_dir, plan.default_networks)
+        if output and not dry_run and all(c["ok"] for c in checks):
+            write_nnp(model, output, network_format, param_format, force=force, inputs=all_inputs)
+        return results, model, checks
+    results, build_check = plan._run(model, dry_run=False, progress=progress)
+    _write_beside_build_check(model, build_check, output, network_format, param_format, force, all_inputs)
+    return results, model, []
+
+
+def _write_beside_build_check(model, build_check, output, network_format, param_format, force, inputs) -> None:
+    """Build the result with NNabla in a child process (:mod:`nnsurgeon.model.beside`, CPU only) while this one
+    renders, checks and writes it; the output is renamed into place only once the build check passed, and
+    the build check's error comes first, as when it ran first. Without a child it runs first, here."""
+    from .model import beside as beside_module
+
+    functions = sum(len(net.function) for net in model.proto.network if net.name in build_check.args[1])
+    with beside_module.beside(build_check, fork=functions >= beside_module.MIN_FUNCTIONS and _on_cpu()) as check:
+        if not check.forked:
+            check.result()
+            write_nnp(model, output, network_format, param_format, force=force, inputs=inputs)
+            return
+        try:
+            write_nnp(model, output, network_format, param_format, force=force, inputs=inputs,
+                      before_commit=check.result)
+        except NnsurgeonError:
+            check.result()
+            raise
+
+
+def _on_cpu() -> bool:
+    """Whether NNabla's current context is the CPU: a forked child must not touch a GPU context."""
+    from ._nnabla import nnabla_quiet
+
+    nn = nnabla_quiet()
+    return all(b.startswith("cpu") for b in nn.get_current_context().backend)

@@ -122,10 +122,10 @@ def test_failed_write_leaves_nothing(examples, tmp_path, monkeypatch):
     """A failure while writing (here: the read-back check) leaves neither the output nor a temporary file."""
     from nnsurgeon.model import writer
 
-    def broken(tmp, members, path, model):
+    def broken(tmp, members, path):
         raise writer.OutputError(f"{path}: simulated failure")
 
-    monkeypatch.setattr(writer, "_verify", broken)
+    monkeypatch.setattr(writer, "_verify_written", broken)
     out = tmp_path / "w"
     out.mkdir()
     r = run("convert", examples[("chain", "nntxt+h5")], "-o", out / "x.nnp")

@@ -8,6 +8,7 @@ import os
 import stat
 import warnings
 from collections import OrderedDict
+from contextlib import ExitStack
 
 import numpy as np
 
@@ -15,6 +16,7 @@ from .._nnabla import c_stderr_silenced as _stderr_silenced
 from .._nnabla import nnabla_quiet
 from ..errors import ModelError
 from ..interrupt import check_interrupted
+from .beside import beside
 from .nnp import DEFINITION_FORMATS, Layout, NnpModel, Parameter
 from .safezip import inflate_limit, open_zip, read_member
 
@@ -60,30 +62,83 @@ def _parse_members(path, members, budget: int) -> NnpModel:
                     sizes={name: len(data) for name, data in members})
     extras = {}
     version = ""
-    for name, data in members:
-        ext = os.path.splitext(name)[1].lower()
-        if os.path.basename(name) == "nnp_version.txt":
-            layout.version_member = name
-            version = data.decode("utf-8", "replace")
-        elif ext in DEFINITION_FORMATS:
-            message = _parse_proto(path, name, data, ext)
-            if any(len(getattr(message, f)) for f in _DEFINITION_FIELDS) or message.HasField("training_config") \
-                    or message.HasField("global_config"):
-                layout.definition = layout.definition or name
-            if len(message.parameter):
+    with ExitStack() as jobs:
+        # a large text definition is parsed in a child process while this one reads the .h5 (module beside);
+        # one of each at most (a valid file has one definition and one parameter member)
+        text = next(((n, d) for n, d in members if _large_text(n, d)), None)
+        h5 = next(((n, d) for n, d in members if _is_h5(n)), None)
+        texts, early = {}, {}
+        if text is not None and h5 is not None:
+            texts[text[0]] = jobs.enter_context(beside(_parse_text_serialised, path, *text))
+            if texts[text[0]].forked:
+                early[h5[0]] = _deferred(_read_h5_parameters, path, *h5, budget)
+        for name, data in members:
+            ext = os.path.splitext(name)[1].lower()
+            if os.path.basename(name) == "nnp_version.txt":
+                layout.version_member = name
+                version = data.decode("utf-8", "replace")
+            elif ext in DEFINITION_FORMATS:
+                message = _from_job(texts[name]) if name in texts else None
+                if message is None:
+                    message = _parse_proto(path, name, data, ext)
+                if any(len(getattr(message, f)) for f in _DEFINITION_FIELDS) \
+                        or message.HasField("training_config") or message.HasField("global_config"):
+                    layout.definition = layout.definition or name
+                if len(message.parameter):
+                    _one_parameter_member(path, layout, name)
+                    params.update(take_parameters(message, f"{path}: member '{name}'"))
+                combined.MergeFrom(message)
+            elif ext == ".h5":
                 _one_parameter_member(path, layout, name)
-                params.update(take_parameters(message, f"{path}: member '{name}'"))
-            combined.MergeFrom(message)
-        elif ext == ".h5":
-            _one_parameter_member(path, layout, name)
-            params.update(_read_h5_parameters(path, name, data, budget))
-        else:
-            extras[name] = data
+                params.update(early[name]() if name in early else _read_h5_parameters(path, name, data, budget))
+            else:
+                extras[name] = data
     if layout.definition is None:
         raise ModelError(
             f"{path}: no network definition inside (no .nntxt, .prototxt or .protobuf member with a network); "
             "is this an .nnp exported by NNabla or Neural Network Console?")
     return NnpModel(combined, params, layout, extras, version, source=path)
+
+
+def _is_h5(name: str) -> bool:
+    return os.path.splitext(name)[1].lower() == ".h5"
+
+
+def _from_job(job):
+    """The message a :func:`_parse_text_serialised` job sent (its error raised), None if it does not decode."""
+    from google.protobuf.message import DecodeError
+    from nnabla.utils import nnabla_pb2
+
+    try:
+        return nnabla_pb2.NNablaProtoBuf.FromString(job.result())
+    except DecodeError:
+        return None
+
+
+def _large_text(name: str, data: bytes) -> bool:
+    from .beside import MIN_TEXT_BYTES
+
+    return DEFINITION_FORMATS.get(os.path.splitext(name)[1].lower()) == "nntxt" and len(data) >= MIN_TEXT_BYTES
+
+
+def _parse_text_serialised(path, name, data) -> bytes:
+    """The text definition member parsed (as :func:`_parse_proto`), returned in binary encoding: the form
+    a child process sends back cheaply."""
+    return _parse_proto(path, name, data, os.path.splitext(name)[1].lower()).SerializeToString()
+
+
+def _deferred(fn, *args):
+    """``fn(*args)`` computed now; a callable that returns its value or raises its error when called (the
+    error then surfaces in member order, as without the early read)."""
+    try:
+        value = fn(*args)
+    except ModelError as e:
+        error = e
+
+        def fail():
+            raise error
+        return fail
+    return lambda: value
 
 
 def _one_parameter_member(path, layout, name):

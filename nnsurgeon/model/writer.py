@@ -7,7 +7,7 @@ import os
 import warnings
 import zipfile
 from collections import OrderedDict
-from typing import Dict, Optional, Sequence
+from typing import Callable, Dict, Optional, Sequence
 
 import numpy as np
 
@@ -18,11 +18,13 @@ _EXT = {"nntxt": ".nntxt", "protobuf": ".protobuf", "h5": ".h5"}
 
 
 def write_nnp(model: NnpModel, path: str, network_format: Optional[str] = None,
-              param_format: Optional[str] = None, force: bool = False, inputs: Sequence[Optional[str]] = ()) -> str:
+              param_format: Optional[str] = None, force: bool = False, inputs: Sequence[Optional[str]] = (),
+              before_commit: Optional[Callable[[], None]] = None) -> str:
     """Save ``model`` to ``path`` (a name ending in .nnp); ``network_format`` nntxt|protobuf and
     ``param_format`` h5|protobuf override the formats the model was read with. Written through the one writer
     (:mod:`nnsurgeon.model.output`): refuses the model's own file and ``inputs``, an existing file unless
-    ``force``; the written file is read back and parsed before it is renamed into place. Returns ``path``.
+    ``force``; every member is parsed back before writing and the written file read back before it is renamed
+    into place. ``before_commit`` (a check that raises) runs last, before the rename. Returns ``path``.
 
     Example::
 
@@ -30,13 +32,15 @@ def write_nnp(model: NnpModel, path: str, network_format: Optional[str] = None,
     """
     from .output import atomic_file
 
-    members = _render_members(model, network_format, param_format)
+    members = _render_checked(model, network_format, param_format, path)
     compression = _compression(model.layout, list(members))
     with atomic_file(path, inputs=[model.source] + list(inputs), force=force, extensions=(".nnp",)) as tmp:
         with open(tmp, "wb") as f, zipfile.ZipFile(f, "w") as zf:
             for name, data in members.items():
                 zf.writestr(name, data, compress_type=compression[name])
-        _verify(tmp, members, path, model)
+        _verify_written(tmp, members, path)
+        if before_commit is not None:
+            before_commit()
     return path
 
 
@@ -67,6 +71,69 @@ def check_output_path(path: str, source: str = "", force: bool = False) -> None:
 
 
 def _render_members(model: NnpModel, network_format, param_format) -> "OrderedDict[str, bytes]":
+    """Every member's bytes, in order (no check)."""
+    order, roles = _member_plan(model, network_format, param_format)
+    return OrderedDict((name, _member_bytes(model, name, roles)) for name in order)
+
+
+def _render_checked(model: NnpModel, network_format, param_format, path: str) -> "OrderedDict[str, bytes]":
+    """Every member's bytes, in order, each parsed back as the reader parses it and compared with the model
+    (:func:`_check_parsed`): bytes that read back wrong are never written. A large text definition is printed
+    and parsed back in a child process (:mod:`.beside`) while this one writes and checks the parameters: the
+    two libraries involved (protobuf's pure-Python text format, HDF5) each hold one core."""
+    from .beside import MIN_TEXT_BYTES, beside
+
+    order, roles = _member_plan(model, network_format, param_format)
+    text = roles["definition"] if _is_text(roles["definition"]) else None
+    # the text is about three times the binary encoding's size
+    large = text is not None and model.proto.ByteSize() * 3 >= MIN_TEXT_BYTES and roles["parameters"] != text
+    with beside(_text_parsed_back, model, text, roles, fork=large) as text_job:
+        rendered: "OrderedDict[str, Optional[bytes]]" = OrderedDict()
+        parsed = {}
+        for name in order:
+            if name == text:
+                rendered[name] = None
+                continue
+            rendered[name] = _member_bytes(model, name, roles)
+            if name not in model.extras:  # members kept byte for byte are not the model's: checked by bytes only
+                parsed[name] = _guarded(path, _parse_member, name, rendered[name], model)
+        if text is not None:
+            rendered[text], parsed[text] = _guarded(path, text_job.result)
+    _check_parsed(path, [parsed[name] for name in order if name in parsed], model)
+    return rendered
+
+
+def _guarded(path: str, fn, *args):
+    try:
+        return fn(*args)
+    except ModelError as e:
+        raise OutputError(f"{path}: the written file does not load ({e}); nothing was saved") from None
+
+
+def _text_parsed_back(model: NnpModel, name: str, roles) -> tuple:
+    """(bytes, parse result) of the text definition member ``name`` (run beside the parameters' work)."""
+    data = _member_bytes(model, name, roles)
+    return data, _parse_member(name, data, model)
+
+
+def _is_text(name: Optional[str]) -> bool:
+    from .nnp import DEFINITION_FORMATS
+
+    return name is not None and DEFINITION_FORMATS.get(os.path.splitext(name)[1].lower()) == "nntxt"
+
+
+def _member_bytes(model: NnpModel, name: str, roles) -> bytes:
+    if name == roles["version"]:
+        return (model.version or _default_version()).encode("utf-8")
+    if name == roles["definition"]:
+        return _definition_bytes(model, name, with_parameters=(roles["parameters"] == name))
+    if name == roles["parameters"]:
+        return _parameter_bytes(model, name)
+    return model.extras[name]
+
+
+def _member_plan(model: NnpModel, network_format, param_format):
+    """(member names in the order they are written, {"version"|"definition"|"parameters": member or None})."""
     layout = model.layout
     definition = _renamed(layout.definition, network_format) if layout.definition else "network.nntxt"
     if layout.parameters is None:
@@ -81,7 +148,6 @@ def _render_members(model: NnpModel, network_format, param_format) -> "OrderedDi
     if parameters != definition and os.path.splitext(parameters)[1] in (".nntxt", ".prototxt"):
         parameters = os.path.splitext(parameters)[0] + ".protobuf"
 
-    rendered = OrderedDict()
     version_member = layout.version_member or "nnp_version.txt"
     skip = {layout.definition, layout.parameters, layout.version_member}
     order = [version_member, definition, parameters] if layout.version_member is None else []
@@ -99,18 +165,8 @@ def _render_members(model: NnpModel, network_format, param_format) -> "OrderedDi
     for needed in (version_member, definition, parameters):
         if needed is not None and needed not in order:
             order.append(needed)
-    for name in order:
-        if name in rendered:
-            continue
-        if name == version_member:
-            rendered[name] = (model.version or _default_version()).encode("utf-8")
-        elif name == definition:
-            rendered[name] = _definition_bytes(model, name, with_parameters=(parameters == definition))
-        elif name == parameters:
-            rendered[name] = _parameter_bytes(model, name)
-        else:
-            rendered[name] = model.extras[name]
-    return rendered
+    unique = list(OrderedDict.fromkeys(order))
+    return unique, {"version": version_member, "definition": definition, "parameters": parameters}
 
 
 def _renamed(name: str, fmt: Optional[str]) -> str:
@@ -222,11 +278,9 @@ def _h5_bytes(model: NnpModel) -> bytes:
     return write_h5(OrderedDict((k, (p.data, p.need_grad)) for k, p in model.parameters.items()))
 
 
-def _verify(tmp: str, members: "OrderedDict[str, bytes]", path: str, model: NnpModel) -> None:
+def _verify_written(tmp: str, members: "OrderedDict[str, bytes]", path: str) -> None:
     """Read the written zip back once: every member must pass its CRC check and hold exactly the bytes
-    rendered; then each model member is parsed once (as the reader parses it) and must give back the same
-    networks and parameters (names, order, shapes, dtypes, bits): a name that a storage format cannot hold
-    (h5 collapses '//') is caught here, before the rename."""
+    rendered (which :func:`_render_checked` parsed back before writing)."""
     try:
         with zipfile.ZipFile(tmp) as zf:
             ok = zf.namelist() == list(members) and all(zf.read(name) == data for name, data in members.items())
@@ -234,12 +288,17 @@ def _verify(tmp: str, members: "OrderedDict[str, bytes]", path: str, model: NnpM
         raise OutputError(f"{path}: the written file does not read back ({e}); nothing was saved") from None
     if not ok:
         raise OutputError(f"{path}: the written file does not match what was meant to be written; nothing was saved")
-    try:
-        # members kept byte for byte (model.extras) are not the model's: they are checked by bytes only
-        networks, names, mismatch = _parse_back({k: v for k, v in members.items() if k not in model.extras},
-                                                model)
-    except ModelError as e:
-        raise OutputError(f"{path}: the written file does not load ({e}); nothing was saved") from None
+
+
+def _check_parsed(path: str, results: list, model: NnpModel) -> None:
+    """The model members parsed back (each a :func:`_parse_member` result, in member order) must give back
+    the same networks and parameters (names, order, shapes, dtypes, bits): a name that a storage format
+    cannot hold (h5 collapses '//') is caught here, before anything is written."""
+    networks, names, mismatch = [], [], None
+    for nets, stored, differs in results:
+        networks.extend(nets)
+        names.extend(stored)
+        mismatch = mismatch or differs
     if names != list(model.parameters):
         stored = set(names)
         lost = [k for k in model.parameters if k not in stored][:3] or list(model.parameters)[:3]
@@ -256,10 +315,11 @@ def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:
         np.require(a, requirements="C").view(np.uint8), np.require(b, requirements="C").view(np.uint8))
 
 
-def _parse_back(members: "OrderedDict[str, bytes]", model: NnpModel):
+def _parse_member(name: str, data: bytes, model: NnpModel):
     """(serialised networks, stored parameter names in order, first parameter that does not read back as the
-    model holds it (shape, dtype, bits, need_grad) or None) of rendered members, each parsed once. An .h5
-    member is checked in place (its datasets' bytes compared where they lie in the image, nothing copied)."""
+    model holds it (shape, dtype, bits, need_grad) or None) of one rendered member, parsed once as the reader
+    parses it. An .h5 member is checked in place (its datasets' bytes compared where they lie in the image,
+    nothing copied)."""
     from google.protobuf import text_format
     from google.protobuf.message import DecodeError
     from nnabla.utils import nnabla_pb2
@@ -267,37 +327,36 @@ def _parse_back(members: "OrderedDict[str, bytes]", model: NnpModel):
     from .nnp import DEFINITION_FORMATS
 
     networks, names, mismatch = [], [], None
-    for name, data in members.items():
-        ext = os.path.splitext(name)[1].lower()
-        if ext == ".h5":
-            try:
-                stored, differs = _check_h5(data, model)
-            except (OSError, KeyError, ValueError, RuntimeError) as e:
-                raise ModelError(f"member '{name}' does not read as .h5 ({e})") from None
-            names.extend(stored)
-            mismatch = mismatch or differs
-        elif ext in DEFINITION_FORMATS and os.path.basename(name) != "nnp_version.txt":
-            message = nnabla_pb2.NNablaProtoBuf()
-            try:
-                with warnings.catch_warnings(record=True) as caught:  # protobuf warns, then stops early
-                    warnings.simplefilter("always")
-                    if DEFINITION_FORMATS[ext] == "nntxt":
-                        text_format.Merge(data.decode("utf-8"), message)
-                    else:
-                        message.ParseFromString(data)
-            except (text_format.ParseError, DecodeError, UnicodeDecodeError) as e:
-                raise ModelError(f"member '{name}' does not parse ({e})") from None
-            if caught:
-                raise ModelError(f"member '{name}' does not parse ({caught[0].message})")
-            for p in message.parameter:
-                names.append(p.variable_name)
-                expected = model.parameters.get(p.variable_name)
-                data = np.array(p.data, dtype=np.float32).reshape(tuple(p.shape.dim))
-                if mismatch is None and expected is not None and (
-                        not _same_bits(data.astype(expected.data.dtype, copy=False), expected.data)
-                        or bool(p.need_grad) != expected.need_grad):
-                    mismatch = p.variable_name
-            networks.extend(_named(n) for n in message.network)
+    ext = os.path.splitext(name)[1].lower()
+    if ext == ".h5":
+        try:
+            stored, differs = _check_h5(data, model)
+        except (OSError, KeyError, ValueError, RuntimeError) as e:
+            raise ModelError(f"member '{name}' does not read as .h5 ({e})") from None
+        return networks, stored, differs
+    if ext not in DEFINITION_FORMATS or os.path.basename(name) == "nnp_version.txt":
+        return networks, names, mismatch
+    message = nnabla_pb2.NNablaProtoBuf()
+    try:
+        with warnings.catch_warnings(record=True) as caught:  # protobuf warns, then stops early
+            warnings.simplefilter("always")
+            if DEFINITION_FORMATS[ext] == "nntxt":
+                text_format.Merge(data.decode("utf-8"), message)
+            else:
+                message.ParseFromString(data)
+    except (text_format.ParseError, DecodeError, UnicodeDecodeError) as e:
+        raise ModelError(f"member '{name}' does not parse ({e})") from None
+    if caught:
+        raise ModelError(f"member '{name}' does not parse ({caught[0].message})")
+    for p in message.parameter:
+        names.append(p.variable_name)
+        expected = model.parameters.get(p.variable_name)
+        array = np.array(p.data, dtype=np.float32).reshape(tuple(p.shape.dim))
+        if mismatch is None and expected is not None and (
+                not _same_bits(array.astype(expected.data.dtype, copy=False), expected.data)
+                or bool(p.need_grad) != expected.need_grad):
+            mismatch = p.variable_name
+    networks.extend(_named(n) for n in message.network)
     return networks, names, mismatch
 
 

@@ -1,0 +1,145 @@
+"""Run one pure function in a forked child process while this process goes on with other work.
+
+Reading and writing a large model spends its time in two single-threaded libraries that never overlap inside
+one Python process: protobuf's text format (pure Python in protobuf 3.20, which NNabla pins) and HDF5 (h5py
+holds the GIL). On a machine with two or more cores the text can be parsed or printed in a child while this
+process reads or writes the parameters. The child is a ``fork`` of this process, so it sees the model without
+copying it; it sends back one pickled result (or the exception it raised) through a pipe.
+
+Only a computation that is a pure function of its arguments is sent beside, and the result is the same
+either way: where forking is not available or not safe (not Linux, more than one Python thread running,
+``NNSURGEON_NO_FORK=1``, a small input) or the child dies without a result, the function runs here, in this
+process, when its result is asked for.
+
+Example::
+
+    with beside(text_format.MessageToString, proto, fork=len(proto.network) > 100) as text:
+        h5 = write_h5(params)          # runs while the child prints the text
+        definition = text.result()
+"""
+import os
+import pickle
+import signal
+import sys
+import threading
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
+
+MIN_TEXT_BYTES = 256 << 10  # text below this parses or prints in well under 0.1 s: a fork would cost more
+MIN_FUNCTIONS = 100  # networks of fewer functions build in a few milliseconds, about what a fork costs
+
+
+def can_fork() -> bool:
+    """Whether a child may be forked here: Linux (fork is unsafe with macOS frameworks and absent on Windows),
+    this the only Python thread (a lock another thread holds would stay held in the child), and not
+    switched off with ``NNSURGEON_NO_FORK=1``."""
+    return (sys.platform.startswith("linux") and hasattr(os, "fork") and threading.active_count() == 1
+            and os.environ.get("NNSURGEON_NO_FORK", "") in ("", "0"))
+
+
+class Job:
+    """``fn(*args)``, computed in a forked child (started at once) or here on :meth:`result`."""
+
+    def __init__(self, fn: Callable[..., Any], args: tuple, fork: bool):
+        self._fn, self._args = fn, args
+        self._pid = None
+        self._pipe = None
+        self._outcome = None
+        self.forked = False
+        if fork and can_fork():
+            self._start()
+
+    def _start(self) -> None:
+        read_end, write_end = os.pipe()
+        try:
+            pid = os.fork()
+        except OSError:  # no memory or process slot for a child: compute here
+            os.close(read_end)
+            os.close(write_end)
+            return
+        if pid == 0:  # the child: compute, send, leave without running any of the parent's exit handlers
+            try:
+                os.close(read_end)
+                signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+                try:
+                    payload = pickle.dumps((True, self._fn(*self._args)), pickle.HIGHEST_PROTOCOL)
+                except BaseException as e:  # noqa: B902 - sent to the parent, which raises it
+                    try:
+                        payload = pickle.dumps((False, e), pickle.HIGHEST_PROTOCOL)
+                    except Exception:
+                        payload = b""  # not picklable: the parent computes it again and raises it itself
+                view = memoryview(payload)
+                while view:
+                    view = view[os.write(write_end, view):]
+            finally:
+                os._exit(0)
+        os.close(write_end)
+        self._pid, self._pipe, self.forked = pid, read_end, True
+
+    def result(self) -> Any:
+        """The function's value, or the exception it raised, raised here (computed once)."""
+        if self._outcome is None:
+            try:
+                self._outcome = (True, self._compute())
+            except Exception as e:
+                self._outcome = (False, e)
+        ok, value = self._outcome
+        if not ok:
+            raise value
+        return value
+
+    def _compute(self) -> Any:
+        if self._pid is not None:
+            chunks = []
+            try:
+                while True:
+                    chunk = os.read(self._pipe, 1 << 20)
+                    if not chunk:
+                        break
+                    chunks.append(chunk)
+            except BaseException:  # Ctrl-C while waiting: the child's work is not wanted any more
+                self._reap(kill=True)
+                raise
+            self._reap(kill=False)
+            try:
+                ok, value = pickle.loads(b"".join(chunks))
+            except Exception:  # the child died (killed, out of memory) or sent nothing: compute it here
+                return self._fn(*self._args)
+            if not ok:
+                raise value
+            return value
+        return self._fn(*self._args)
+
+    def _reap(self, kill: bool) -> None:
+        if self._pid is None:
+            return
+        pid, pipe, self._pid, self._pipe = self._pid, self._pipe, None, None
+        os.close(pipe)
+        if kill:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        while True:
+            try:
+                os.waitpid(pid, 0)
+                return
+            except InterruptedError:
+                continue
+            except ChildProcessError:
+                return
+
+    def cancel(self) -> None:
+        """Stop the child if its result was never asked for (an error or Ctrl-C in the parent's own work)."""
+        self._reap(kill=True)
+
+
+@contextmanager
+def beside(fn: Callable[..., Any], *args: Any, fork: bool = True) -> Iterator[Job]:
+    """A :class:`Job` computing ``fn(*args)`` beside the caller when ``fork`` (and :func:`can_fork`); the
+    child is stopped on leaving the block if its result was not taken."""
+    job = Job(fn, args, fork)
+    try:
+        yield job
+    finally:
+        job.cancel()
