@@ -26,7 +26,8 @@ from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
 MIN_TEXT_BYTES = 256 << 10  # text below this parses or prints in well under 0.1 s: a fork would cost more
-MIN_FUNCTIONS = 100  # networks of fewer functions build in a few milliseconds, about what a fork costs
+MIN_FUNCTIONS = 1000  # the build check costs about 0.7 ms a function; a fork, with the copy-on-write faults of
+# both processes afterwards, costs 0.05-0.2 s
 
 
 def can_fork() -> bool:

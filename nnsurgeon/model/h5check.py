@@ -40,9 +40,14 @@ class Entry:
     shape: tuple
     in_place: bool  # contiguous, unfiltered, stored in native byte order: the file's bytes are the array's
 
-    def read(self) -> np.ndarray:
+    def read(self, image: Optional[memoryview] = None) -> np.ndarray:
+        """The dataset's array (a copy); contiguous data is copied straight out of the file ``image`` when
+        given (HDF5's read of a small dataset costs ten times more)."""
         from h5py import h5s
 
+        stored = self._stored_bytes(image, int(np.prod(self.shape, dtype=np.int64)) * self.dtype.itemsize)
+        if stored is not None:
+            return stored.view(self.dtype).reshape(self.shape).copy()
         array = np.empty(self.shape, dtype=self.dtype)
         if array.size:
             self.dataset.read(h5s.ALL, h5s.ALL, array)  # HDF5 converts byte order and storage
@@ -57,10 +62,20 @@ class Entry:
         if not array.size:
             return True
         flat = np.ascontiguousarray(array, dtype=native).reshape(-1).view(np.uint8)
-        offset = self.dataset.get_offset() if self.in_place else None
-        if offset is not None and offset + flat.size <= len(image):
-            return np.array_equal(np.frombuffer(image, np.uint8, count=flat.size, offset=offset), flat)
+        stored = self._stored_bytes(image, flat.size)
+        if stored is not None:
+            return np.array_equal(stored, flat)
         return np.array_equal(self.read().reshape(-1).view(np.uint8), flat)
+
+    def _stored_bytes(self, image: Optional[memoryview], nbytes: int) -> Optional[np.ndarray]:
+        """The dataset's ``nbytes`` where they lie in ``image`` (no copy), or None when they do not lie there
+        whole (another layout, no storage allocated, an address past the end)."""
+        if image is None or not self.in_place or not nbytes:
+            return None
+        offset = self.dataset.get_offset()
+        if offset is None or offset + nbytes > len(image):
+            return None
+        return np.frombuffer(image, np.uint8, count=nbytes, offset=offset)
 
 
 def plain_datasets(fid, budget: int) -> List[Entry]:
@@ -76,6 +91,8 @@ def plain_datasets(fid, budget: int) -> List[Entry]:
     entries = []
     used = 0
     types = _Types()
+    # addresses in a file with a user block start after it: read such a file through HDF5 only
+    direct = fid.get_create_plist().get_userblock() == 0
     for name, kind in objects:
         if kind == h5o.TYPE_GROUP or name == b".":
             continue
@@ -83,6 +100,7 @@ def plain_datasets(fid, budget: int) -> List[Entry]:
             raise H5Refused(f"'{_text(name)}' is a {'named datatype' if kind == h5o.TYPE_NAMED_DATATYPE else 'object'}"
                             ", not a dataset")
         entry = _check_dataset(fid, name, types)
+        entry.in_place = entry.in_place and direct
         used += int(np.prod(entry.shape, dtype=object)) * entry.dtype.itemsize
         if used > budget:
             raise H5Refused(f"its datasets declare more than {budget:,} bytes (dataset '{entry.key}' and those "
@@ -198,13 +216,14 @@ def _attribute(ds, name: str, attr: str):
     global _INT64
     from h5py import h5a, h5t
 
-    if not h5a.exists(ds, attr.encode()):
+    try:
+        handle = h5a.open(ds, attr.encode())
+    except KeyError:  # absent (h5py raises KeyError for HDF5's "not found"; asking first costs a call)
         return None
-    handle = h5a.open(ds, attr.encode())
     htype = handle.get_type()
     cls = htype.get_class()
     allowed = (h5t.INTEGER,) if attr == "index" else (h5t.INTEGER, h5t.ENUM)
-    if cls not in allowed or handle.get_space().get_simple_extent_npoints() != 1:
+    if cls not in allowed or not _one_value(handle, htype):
         raise H5Refused(f"dataset '{name}' has attribute '{attr}' of another type than "
                         f"{'an integer' if attr == 'index' else 'a boolean'} (what NNabla writes)")
     if cls == h5t.ENUM:  # read as stored (HDF5 converts no enum to an integer), any non-zero value is true
@@ -216,3 +235,12 @@ def _attribute(ds, name: str, attr: str):
     value = np.empty((), np.int64)
     handle.read(value, mtype=_INT64)
     return int(value)
+
+
+def _one_value(handle, htype) -> bool:
+    """Whether the attribute holds one value: its storage is its number of values times the size of one (a
+    call fewer than asking its dataspace); HDF5 reports an empty attribute's zero size as an error."""
+    try:
+        return handle.get_storage_size() == htype.get_size()
+    except RuntimeError:
+        return False

@@ -215,7 +215,8 @@ def _read_h5_parameters(path, name, data, budget: int) -> "OrderedDict[str, Para
     try:
         with open_image(data) as fid:
             entries = plain_datasets(fid, budget)
-            return OrderedDict((e.key, Parameter(e.read(), e.need_grad)) for e in entries)
+            image = memoryview(data)
+            return OrderedDict((e.key, Parameter(e.read(image), e.need_grad)) for e in entries)
     except H5Refused as e:
         raise ModelError(f"{where}: {e}; nnsurgeon reads plain datasets stored in the file only") from None
     except Exception as e:  # h5py/HDF5 raise OSError, KeyError, ValueError, RuntimeError, TypeError for damage
