@@ -69,7 +69,8 @@ class Entry:
 
     def _stored_bytes(self, image: Optional[memoryview], nbytes: int) -> Optional[np.ndarray]:
         """The dataset's ``nbytes`` where they lie in ``image`` (no copy), or None when they do not lie there
-        whole (another layout, no storage allocated, an address past the end)."""
+        whole (another layout, no storage allocated, an address past the end). HDF5 gives the address from the
+        start of the file, user block included."""
         if image is None or not self.in_place or not nbytes:
             return None
         offset = self.dataset.get_offset()
@@ -91,8 +92,6 @@ def plain_datasets(fid, budget: int) -> List[Entry]:
     entries = []
     used = 0
     types = _Types()
-    # addresses in a file with a user block start after it: read such a file through HDF5 only
-    direct = fid.get_create_plist().get_userblock() == 0
     for name, kind in objects:
         if kind == h5o.TYPE_GROUP or name == b".":
             continue
@@ -100,7 +99,6 @@ def plain_datasets(fid, budget: int) -> List[Entry]:
             raise H5Refused(f"'{_text(name)}' is a {'named datatype' if kind == h5o.TYPE_NAMED_DATATYPE else 'object'}"
                             ", not a dataset")
         entry = _check_dataset(fid, name, types)
-        entry.in_place = entry.in_place and direct
         used += int(np.prod(entry.shape, dtype=object)) * entry.dtype.itemsize
         if used > budget:
             raise H5Refused(f"its datasets declare more than {budget:,} bytes (dataset '{entry.key}' and those "
