@@ -89,12 +89,23 @@ def floor(path, written, out):
     return run
 
 
+def one_process(fn, *args):
+    """``fn(*args)`` with nnsurgeon's second-core work switched off (``NNSURGEON_NO_FORK=1``): NNabla's
+    baseline uses one core."""
+    os.environ["NNSURGEON_NO_FORK"] = "1"
+    try:
+        fn(*args)
+    finally:
+        del os.environ["NNSURGEON_NO_FORK"]
+
+
 def model_io_rows(tmp, name, path, repeat):
     outs = {k: os.path.join(tmp, f"{name}.{k}.nnp") for k in ("nn", "q", "c", "f")}
     quantize(path, outs["q"])  # warm up, and the bytes the floor writes
     tasks = {
         "nnabla": lambda: nnabla_load_save(path, outs["nn"]),
         "quantize": lambda: quantize(path, outs["q"]),
+        "quantize_1p": lambda: one_process(quantize, path, outs["q"]),
         "convert": lambda: convert(path, outs["c"]),
         "floor": floor(path, outs["q"], outs["f"]),
         "nnabla_load": lambda: nnabla_load(path),
@@ -105,7 +116,8 @@ def model_io_rows(tmp, name, path, repeat):
     print(f"{name:14s} {row['MB']:6.1f} MB | quantize {t['quantize']:7.3f}s / NNabla load+save {t['nnabla']:7.3f}s "
           f"= {t['quantize'] / t['nnabla']:.2f}x | / convert {t['convert']:7.3f}s = {t['quantize'] / t['convert']:.2f}x"
           f" | / floor {t['floor']:6.3f}s = {t['quantize'] / t['floor']:.1f}x | list-layers {t['list_layers']:7.3f}s"
-          f" / NnpLoader {t['nnabla_load']:7.3f}s = {t['list_layers'] / t['nnabla_load']:.2f}x", flush=True)
+          f" / NnpLoader {t['nnabla_load']:7.3f}s = {t['list_layers'] / t['nnabla_load']:.2f}x"
+          f" | quantize in one process {t['quantize_1p']:7.3f}s = {t['quantize_1p'] / t['nnabla']:.2f}x", flush=True)
     return row
 
 

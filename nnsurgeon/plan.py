@@ -211,7 +211,7 @@ def _write_beside_build_check(model, build_check, output, network_format, param_
         try:
             write_nnp(model, output, network_format, param_format, force=force, inputs=inputs,
                       before_commit=check.result)
-        except NnsurgeonError:
+        except Exception:  # whatever stopped the write (out of memory included), the build check speaks first
             check.result()
             raise
 

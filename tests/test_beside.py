@@ -82,12 +82,12 @@ def test_no_fork_when_switched_off_or_another_thread_runs(monkeypatch):
 def _record_forks(monkeypatch) -> list:
     """A list that receives every :class:`Job` that tried to fork."""
     started = []
-    real_start = beside_module.Job._start
+    real_start = beside_module.Job.start
 
     def recorded(self):
         real_start(self)
         started.append(self)
-    monkeypatch.setattr(beside_module.Job, "_start", recorded)
+    monkeypatch.setattr(beside_module.Job, "start", recorded)
     return started
 
 

@@ -17,13 +17,14 @@ Example::
         h5 = write_h5(params)          # runs while the child prints the text
         definition = text.result()
 """
+import ctypes
 import os
 import pickle
 import signal
 import sys
 import threading
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Optional, Tuple
 
 MIN_TEXT_BYTES = 256 << 10  # text below this parses or prints in well under 0.1 s: a fork would cost more
 MIN_FUNCTIONS = 1000  # the build check costs about 0.7 ms a function; a fork, with the copy-on-write faults of
@@ -39,52 +40,67 @@ def can_fork() -> bool:
 
 
 class Job:
-    """``fn(*args)``, computed in a forked child (started at once) or here on :meth:`result`."""
+    """``fn(*args)``: computed in a forked child once :meth:`start` ed, else here; :meth:`settle` takes the
+    outcome (value or exception) without raising, :meth:`result` gives or raises it."""
 
-    def __init__(self, fn: Callable[..., Any], args: tuple, fork: bool):
+    def __init__(self, fn: Callable[..., Any], args: tuple):
         self._fn, self._args = fn, args
-        self._pid = None
-        self._pipe = None
-        self._outcome = None
+        self._pid: Optional[int] = None
+        self._pipe: Optional[int] = None
+        self._outcome: Optional[Tuple[bool, Any]] = None
         self.forked = False
-        if fork and can_fork():
-            self._start()
 
-    def _start(self) -> None:
-        read_end, write_end = os.pipe()
-        try:
-            pid = os.fork()
-        except OSError:  # no memory or process slot for a child: compute here
-            os.close(read_end)
-            os.close(write_end)
+    def start(self) -> None:
+        """Fork the child that computes the function (when :func:`can_fork`). Signals are held back from
+        before the fork until the child is recorded, so a Ctrl-C cannot leave a child nobody knows of."""
+        if not can_fork():
             return
-        if pid == 0:  # the child: compute, send, leave without running any of the parent's exit handlers
+        parent = os.getpid()
+        with _signals_held():
+            read_end, write_end = os.pipe()
             try:
+                pid = os.fork()
+            except OSError:  # no memory or process slot for a child: compute here
                 os.close(read_end)
-                signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-                try:
-                    payload = pickle.dumps((True, self._fn(*self._args)), pickle.HIGHEST_PROTOCOL)
-                except BaseException as e:  # noqa: B902 - sent to the parent, which raises it
-                    try:
-                        payload = pickle.dumps((False, e), pickle.HIGHEST_PROTOCOL)
-                    except Exception:
-                        payload = b""  # not picklable: the parent computes it again and raises it itself
-                view = memoryview(payload)
-                while view:
-                    view = view[os.write(write_end, view):]
-            finally:
-                os._exit(0)
-        os.close(write_end)
-        self._pid, self._pipe, self.forked = pid, read_end, True
+                os.close(write_end)
+                return
+            if pid == 0:
+                self._child(parent, read_end, write_end)  # never returns
+            os.close(write_end)
+            self._pid, self._pipe, self.forked = pid, read_end, True
 
-    def result(self) -> Any:
-        """The function's value, or the exception it raised, raised here (computed once)."""
+    def _child(self, parent: int, read_end: int, write_end: int) -> None:
+        """Compute, send, leave without running any of the parent's exit handlers."""
+        try:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+            _die_with_parent(parent)
+            os.close(read_end)
+            try:
+                outcome = (True, self._fn(*self._args))
+            except BaseException as e:  # noqa: B902 - sent to the parent, which raises it
+                outcome = (False, e)
+            try:
+                payload = pickle.dumps(outcome, pickle.HIGHEST_PROTOCOL)
+            except Exception:
+                payload = b""  # a value or error that does not pickle: the parent computes it again itself
+            view = memoryview(payload)
+            while view:
+                view = view[os.write(write_end, view):]
+        finally:
+            os._exit(0)
+
+    def settle(self) -> "Job":
+        """Take the outcome (from the child, or computed here) without raising it; returns the job."""
         if self._outcome is None:
             try:
                 self._outcome = (True, self._compute())
             except Exception as e:
                 self._outcome = (False, e)
-        ok, value = self._outcome
+        return self
+
+    def result(self) -> Any:
+        """The function's value, or the exception it raised, raised here (computed once)."""
+        ok, value = self.settle()._outcome
         if not ok:
             raise value
         return value
@@ -112,23 +128,28 @@ class Job:
         return self._fn(*self._args)
 
     def _reap(self, kill: bool) -> None:
+        """Close the pipe, stop the child if ``kill``, wait for it; with signals held, so that a second Ctrl-C
+        cannot leave it running or unreaped."""
         if self._pid is None:
             return
-        pid, pipe, self._pid, self._pipe = self._pid, self._pipe, None, None
-        os.close(pipe)
-        if kill:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        while True:
-            try:
-                os.waitpid(pid, 0)
-                return
-            except InterruptedError:
-                continue
-            except ChildProcessError:
-                return
+        with _signals_held():
+            if self._pipe is not None:
+                os.close(self._pipe)
+                self._pipe = None
+            if kill:
+                try:
+                    os.kill(self._pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            while True:
+                try:
+                    os.waitpid(self._pid, 0)
+                    break
+                except InterruptedError:
+                    continue
+                except ChildProcessError:
+                    break
+            self._pid = None
 
     def cancel(self) -> None:
         """Stop the child if its result was never asked for (an error or Ctrl-C in the parent's own work)."""
@@ -136,11 +157,40 @@ class Job:
 
 
 @contextmanager
+def _signals_held() -> Iterator[None]:
+    """Every signal held back for the duration (delivered on leaving, where Python raises for it)."""
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
+def _die_with_parent(parent: int) -> None:
+    """In a child: be killed when the parent dies (Linux's PR_SET_PDEATHSIG), so that a parent killed by
+    SIGTERM or the OOM killer leaves no child computing on; leave at once if it is already gone."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:
+        os._exit(0)
+
+
+def computed(fn: Callable[..., Any], *args: Any) -> Job:
+    """``fn(*args)`` computed now, here, its error kept: :meth:`Job.result` raises it when the caller chooses
+    (errors reported in the order of the members, whatever order the work was done in)."""
+    return Job(fn, args).settle()
+
+
+@contextmanager
 def beside(fn: Callable[..., Any], *args: Any, fork: bool = True) -> Iterator[Job]:
     """A :class:`Job` computing ``fn(*args)`` beside the caller when ``fork`` (and :func:`can_fork`); the
     child is stopped on leaving the block if its result was not taken."""
-    job = Job(fn, args, fork)
+    job = Job(fn, args)
     try:
+        if fork:
+            job.start()
         yield job
     finally:
         job.cancel()

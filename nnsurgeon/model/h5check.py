@@ -14,7 +14,7 @@ bytes in place, nothing copied).
 """
 from dataclasses import dataclass
 from functools import partial
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import numpy as np
 
@@ -160,15 +160,24 @@ class _Types:
     def __init__(self):
         self.seen = []
 
-    def dtype(self, ds) -> np.dtype:
+    def dtype(self, ds) -> Tuple[np.dtype, bool]:
+        """(the dataset's numpy dtype, whether its stored bytes are that dtype's bytes: the standard HDF5 type
+        of the dtype; HDF5 also has floats without an implied mantissa bit, other exponent biases, integers
+        with padding bits, which h5py maps to a numpy dtype and HDF5 converts on reading)."""
+        from h5py import h5t
+
         htype = ds.get_type()
-        for known, dtype in self.seen:
+        for known, dtype, standard in self.seen:
             if htype.equal(known):
-                return dtype
+                return dtype, standard
         dtype = ds.dtype
+        try:
+            standard = htype.equal(h5t.py_create(dtype))
+        except (TypeError, ValueError):
+            standard = False
         if len(self.seen) < 16:
-            self.seen.append((htype, dtype))
-        return dtype
+            self.seen.append((htype, dtype, standard))
+        return dtype, standard
 
 
 def _check_dataset(fid, raw_name: bytes, types: _Types) -> Entry:
@@ -188,7 +197,7 @@ def _check_dataset(fid, raw_name: bytes, types: _Types) -> Entry:
         code = plist.get_filter(i)[0]
         if code not in _FILTERS:
             raise H5Refused(f"dataset '{name}' needs HDF5 filter {code}, which nnsurgeon does not load")
-    dtype = types.dtype(ds)
+    dtype, standard = types.dtype(ds)
     native = dtype.newbyteorder("=") if dtype.byteorder in "<>" else dtype
     if native not in _DTYPES:
         raise H5Refused(f"dataset '{name}' has dtype {dtype}; NNabla parameters are numbers "
@@ -200,7 +209,7 @@ def _check_dataset(fid, raw_name: bytes, types: _Types) -> Entry:
     shape = () if kind == h5s.SCALAR else tuple(space.shape)
     index = _attribute(ds, name, "index")
     need_grad = _attribute(ds, name, "need_grad")
-    in_place = layout == h5d.CONTIGUOUS and not plist.get_nfilters() and dtype == native
+    in_place = layout == h5d.CONTIGUOUS and not plist.get_nfilters() and dtype == native and standard
     return Entry(name, None if index is None else int(index), True if need_grad is None else bool(need_grad), ds,
                  native, shape, in_place)
 
@@ -216,7 +225,9 @@ def _attribute(ds, name: str, attr: str):
 
     try:
         handle = h5a.open(ds, attr.encode())
-    except KeyError:  # absent (h5py raises KeyError for HDF5's "not found"; asking first costs a call)
+    except KeyError:  # absent, or damaged: h5py raises KeyError for both (asking first costs a call each time)
+        if h5a.exists(ds, attr.encode()):
+            raise
         return None
     htype = handle.get_type()
     cls = htype.get_class()

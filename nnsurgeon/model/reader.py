@@ -16,7 +16,7 @@ from .._nnabla import c_stderr_silenced as _stderr_silenced
 from .._nnabla import nnabla_quiet
 from ..errors import ModelError
 from ..interrupt import check_interrupted
-from .beside import beside
+from .beside import beside, computed
 from .nnp import DEFINITION_FORMATS, Layout, NnpModel, Parameter
 from .safezip import inflate_limit, open_zip, read_member
 
@@ -71,7 +71,7 @@ def _parse_members(path, members, budget: int) -> NnpModel:
         if text is not None and h5 is not None:
             texts[text[0]] = jobs.enter_context(beside(_parse_text_serialised, path, *text))
             if texts[text[0]].forked:
-                early[h5[0]] = _deferred(_read_h5_parameters, path, *h5, budget)
+                early[h5[0]] = computed(_read_h5_parameters, path, *h5, budget)  # errors raised in member order
         for name, data in members:
             ext = os.path.splitext(name)[1].lower()
             if os.path.basename(name) == "nnp_version.txt":
@@ -90,7 +90,7 @@ def _parse_members(path, members, budget: int) -> NnpModel:
                 combined.MergeFrom(message)
             elif ext == ".h5":
                 _one_parameter_member(path, layout, name)
-                params.update(early[name]() if name in early else _read_h5_parameters(path, name, data, budget))
+                params.update(early[name].result() if name in early else _read_h5_parameters(path, name, data, budget))
             else:
                 extras[name] = data
     if layout.definition is None:
@@ -125,20 +125,6 @@ def _parse_text_serialised(path, name, data) -> bytes:
     """The text definition member parsed (as :func:`_parse_proto`), returned in binary encoding: the form
     a child process sends back cheaply."""
     return _parse_proto(path, name, data, os.path.splitext(name)[1].lower()).SerializeToString()
-
-
-def _deferred(fn, *args):
-    """``fn(*args)`` computed now; a callable that returns its value or raises its error when called (the
-    error then surfaces in member order, as without the early read)."""
-    try:
-        value = fn(*args)
-    except ModelError as e:
-        error = e
-
-        def fail():
-            raise error
-        return fail
-    return lambda: value
 
 
 def _one_parameter_member(path, layout, name):

@@ -30,11 +30,13 @@ def write_nnp(model: NnpModel, path: str, network_format: Optional[str] = None,
 
         write_nnp(read_nnp("in.nnp"), "out.nnp", param_format="protobuf")
     """
-    from .output import atomic_file
+    from .output import atomic_file, check_output
 
+    refused = [model.source] + list(inputs)
+    check_output(path, inputs=refused, force=force, extensions=(".nnp",))  # before the work; again at the write
     members = _render_checked(model, network_format, param_format, path)
     compression = _compression(model.layout, list(members))
-    with atomic_file(path, inputs=[model.source] + list(inputs), force=force, extensions=(".nnp",)) as tmp:
+    with atomic_file(path, inputs=refused, force=force, extensions=(".nnp",)) as tmp:
         with open(tmp, "wb") as f, zipfile.ZipFile(f, "w") as zf:
             for name, data in members.items():
                 zf.writestr(name, data, compress_type=compression[name])
@@ -81,7 +83,7 @@ def _render_checked(model: NnpModel, network_format, param_format, path: str) ->
     (:func:`_check_parsed`): bytes that read back wrong are never written. A large text definition is printed
     and parsed back in a child process (:mod:`.beside`) while this one writes and checks the parameters: the
     two libraries involved (protobuf's pure-Python text format, HDF5) each hold one core."""
-    from .beside import MIN_TEXT_BYTES, beside
+    from .beside import MIN_TEXT_BYTES, beside, computed
 
     order, roles = _member_plan(model, network_format, param_format)
     text = roles["definition"] if _is_text(roles["definition"]) else None
@@ -89,21 +91,27 @@ def _render_checked(model: NnpModel, network_format, param_format, path: str) ->
     large = text is not None and model.proto.ByteSize() * 3 >= MIN_TEXT_BYTES and roles["parameters"] != text
     with beside(_text_parsed_back, model, text, roles, fork=large) as text_job:
         rendered: "OrderedDict[str, Optional[bytes]]" = OrderedDict()
-        parsed = {}
+        checks = {}
         for name in order:
             if name == text:
                 rendered[name] = None
                 continue
             rendered[name] = _member_bytes(model, name, roles)
             if name not in model.extras:  # members kept byte for byte are not the model's: checked by bytes only
-                parsed[name] = _guarded(path, _parse_member, name, rendered[name], model)
-        if text is not None:
-            rendered[text], parsed[text] = _guarded(path, text_job.result)
-    _check_parsed(path, [parsed[name] for name in order if name in parsed], model)
+                checks[name] = computed(_parse_member, name, rendered[name], model)
+        parsed = []
+        for name in order:  # errors in member order, as when each member was parsed back in turn
+            if name == text:
+                rendered[name], result = _guarded(path, text_job.result)
+                parsed.append(result)
+            elif name in checks:
+                parsed.append(_guarded(path, checks[name].result))
+    _check_parsed(path, parsed, model)
     return rendered
 
 
 def _guarded(path: str, fn, *args):
+    """``fn(*args)``, a :class:`ModelError` from parsing a member back turned into the writer's error."""
     try:
         return fn(*args)
     except ModelError as e:
