@@ -16,7 +16,7 @@ from .._nnabla import c_stderr_silenced as _stderr_silenced
 from .._nnabla import nnabla_quiet
 from ..errors import ModelError
 from ..interrupt import check_interrupted
-from .beside import beside, computed
+from .beside import beside, computed, text_worth_forking
 from .nnp import DEFINITION_FORMATS, Layout, NnpModel, Parameter
 from .safezip import inflate_limit, open_zip, read_member
 
@@ -65,10 +65,10 @@ def _parse_members(path, members, budget: int) -> NnpModel:
     with ExitStack() as jobs:
         # a large text definition is parsed in a child process while this one reads the .h5 (module beside);
         # one of each at most (a valid file has one definition and one parameter member)
-        text = next(((n, d) for n, d in members if _large_text(n, d)), None)
+        text = next(((n, d) for n, d in members if _is_text(n)), None)
         h5 = next(((n, d) for n, d in members if _is_h5(n)), None)
         texts, early = {}, {}
-        if text is not None and h5 is not None:
+        if text is not None and h5 is not None and text_worth_forking(len(text[1]), len(h5[1])):
             texts[text[0]] = jobs.enter_context(beside(_parse_text_serialised, path, *text))
             if texts[text[0]].forked:
                 early[h5[0]] = computed(_read_h5_parameters, path, *h5, budget)  # errors raised in member order
@@ -115,10 +115,8 @@ def _from_job(job):
         return None
 
 
-def _large_text(name: str, data: bytes) -> bool:
-    from .beside import MIN_TEXT_BYTES
-
-    return DEFINITION_FORMATS.get(os.path.splitext(name)[1].lower()) == "nntxt" and len(data) >= MIN_TEXT_BYTES
+def _is_text(name: str) -> bool:
+    return DEFINITION_FORMATS.get(os.path.splitext(name)[1].lower()) == "nntxt"
 
 
 def _parse_text_serialised(path, name, data) -> bytes:

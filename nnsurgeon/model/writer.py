@@ -83,12 +83,13 @@ def _render_checked(model: NnpModel, network_format, param_format, path: str) ->
     (:func:`_check_parsed`): bytes that read back wrong are never written. A large text definition is printed
     and parsed back in a child process (:mod:`.beside`) while this one writes and checks the parameters: the
     two libraries involved (protobuf's pure-Python text format, HDF5) each hold one core."""
-    from .beside import MIN_TEXT_BYTES, beside, computed
+    from .beside import beside, computed, text_worth_forking
 
     order, roles = _member_plan(model, network_format, param_format)
     text = roles["definition"] if _is_text(roles["definition"]) else None
     # the text is about three times the binary encoding's size
-    large = text is not None and model.proto.ByteSize() * 3 >= MIN_TEXT_BYTES and roles["parameters"] != text
+    large = text is not None and roles["parameters"] != text and text_worth_forking(
+        model.proto.ByteSize() * 3, sum(p.data.nbytes for p in model.parameters.values()))
     with beside(_text_parsed_back, model, text, roles, fork=large) as text_job:
         rendered: "OrderedDict[str, Optional[bytes]]" = OrderedDict()
         checks = {}
