@@ -479,3 +479,18 @@ def test_big_endian_parameters_save(chain, tmp_path):
     write_nnp(model, str(tmp_path / "be.nnp"))
     back = read_nnp(str(tmp_path / "be.nnp")).parameters[name].data
     np.testing.assert_array_equal(back, p.data)
+
+
+def test_a_damaged_local_header_is_one_short_line(chain, tmp_path, out):
+    """Regression (fuzz, seed 0): a flipped byte in a member's local header name length made zipfile read the
+    rest of the archive as the name, and quote all of it in the error: a 60 KB 'Error:' line of bytes."""
+    import struct
+
+    data = bytearray(open(chain, "rb").read())
+    second = data.index(b"PK\x03\x04", 4)  # the local header of the second member
+    struct.pack_into("<H", data, second + 26, 60000)  # its name length
+    path = tmp_path / "header.nnp"
+    path.write_bytes(bytes(data))
+    r = run("info", path)
+    assert_user_error(r, "is damaged", str(path))
+    assert len(r.stderr) < 600, len(r.stderr)

@@ -13,9 +13,9 @@ process, when its result is asked for.
 
 Example::
 
-    with beside(text_format.MessageToString, proto, fork=len(proto.network) > 100) as text:
+    with beside(text_format.MessageToString, proto, fork=text_worth_forking(proto.ByteSize() * 3, 0)) as text:
         h5 = write_h5(params)          # runs while the child prints the text
-        definition = text.result()
+        definition = text.result()     # the child's result, or computed here when there was no child
 """
 import ctypes
 import os

@@ -38,11 +38,12 @@ def open_zip(path: str, error: Type[NnsurgeonError], what: str = "zip") -> zipfi
     try:
         zf = zipfile.ZipFile(path)
     except zipfile.BadZipFile as e:
-        raise error(f"{path}: not a valid {what} file ({e}); re-export it or check the download") from None
+        raise error(f"{path}: not a valid {what} file ({_brief(e)}); re-export it or check the download") from None
     except UnicodeDecodeError:
         raise error(f"{path}: a member name is marked UTF-8 but is not; re-export it") from None
     except (ValueError, EOFError, OSError, NotImplementedError) as e:
-        raise error(f"{path}: the {what} is damaged or truncated ({e}); re-export it or download it again") from None
+        raise error(f"{path}: the {what} is damaged or truncated ({_brief(e)}); re-export it or download it "
+                    "again") from None
     try:
         check_members(path, zf.infolist(), os.path.getsize(path), zf.start_dir, error)
     except BaseException:
@@ -121,14 +122,21 @@ def read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, path: str, error: Ty
             if left == 0 and stream.read(1):
                 left = -1
     except zipfile.BadZipFile as e:
-        raise error(f"{path}: member '{info.filename}' is damaged ({e}); re-export the file") from None
+        raise error(f"{path}: member '{info.filename}' is damaged ({_brief(e)}); re-export the file") from None
     except (EOFError, OSError, ValueError, NotImplementedError, RuntimeError) as e:
-        raise error(f"{path}: member '{info.filename}' cannot be read ({type(e).__name__}: {e}); "
+        raise error(f"{path}: member '{info.filename}' cannot be read ({type(e).__name__}: {_brief(e)}); "
                     "re-export the file") from None
     except Exception as e:  # zlib.error, lzma.LZMAError, _bz2 errors: a damaged compressed stream
-        raise error(f"{path}: member '{info.filename}' is damaged ({type(e).__name__}: {e}); "
+        raise error(f"{path}: member '{info.filename}' is damaged ({type(e).__name__}: {_brief(e)}); "
                     "re-export the file") from None
     if left != 0:
         raise error(f"{path}: member '{info.filename}' does not hold the {info.file_size:,} bytes it declares; "
                     "re-export the file")
     return b"".join(chunks)
+
+
+def _brief(error: BaseException, limit: int = 160) -> str:
+    """The error's text cut to ``limit`` characters: zipfile quotes whatever bytes a damaged header makes it
+    read (a name length bumped to 60,000 put the rest of the file into one error line)."""
+    text = str(error)
+    return text if len(text) <= limit else text[:limit] + "..."
