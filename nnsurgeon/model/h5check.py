@@ -12,6 +12,7 @@ high-level objects cost about 1 ms per dataset, which was most of loading a mode
 parameters. The same walk serves the writer's read-back check (:meth:`Entry.same_as` compares the stored
 bytes in place, nothing copied).
 """
+import math
 from dataclasses import dataclass
 from functools import partial
 from typing import List, Optional, Tuple
@@ -45,7 +46,7 @@ class Entry:
         given (HDF5's read of a small dataset costs ten times more)."""
         from h5py import h5s
 
-        stored = self._stored_bytes(image, int(np.prod(self.shape, dtype=np.int64)) * self.dtype.itemsize)
+        stored = self._stored_bytes(image, math.prod(self.shape) * self.dtype.itemsize)
         if stored is not None:
             return stored.view(self.dtype).reshape(self.shape).copy()
         array = np.empty(self.shape, dtype=self.dtype)
@@ -99,7 +100,7 @@ def plain_datasets(fid, budget: int) -> List[Entry]:
             raise H5Refused(f"'{_text(name)}' is a {'named datatype' if kind == h5o.TYPE_NAMED_DATATYPE else 'object'}"
                             ", not a dataset")
         entry = _check_dataset(fid, name, types)
-        used += int(np.prod(entry.shape, dtype=object)) * entry.dtype.itemsize
+        used += math.prod(entry.shape) * entry.dtype.itemsize  # Python ints: no overflow
         if used > budget:
             raise H5Refused(f"its datasets declare more than {budget:,} bytes (dataset '{entry.key}' and those "
                             "before)")
@@ -193,7 +194,8 @@ def _check_dataset(fid, raw_name: bytes, types: _Types) -> Entry:
         raise H5Refused(f"dataset '{name}' is a virtual dataset (its data lives in other files)")
     if layout not in (h5d.CONTIGUOUS, h5d.COMPACT, h5d.CHUNKED):
         raise H5Refused(f"dataset '{name}' has a storage layout nnsurgeon does not read")
-    for i in range(plist.get_nfilters()):
+    filters = plist.get_nfilters()
+    for i in range(filters):
         code = plist.get_filter(i)[0]
         if code not in _FILTERS:
             raise H5Refused(f"dataset '{name}' needs HDF5 filter {code}, which nnsurgeon does not load")
@@ -209,7 +211,7 @@ def _check_dataset(fid, raw_name: bytes, types: _Types) -> Entry:
     shape = () if kind == h5s.SCALAR else tuple(space.shape)
     index = _attribute(ds, name, "index")
     need_grad = _attribute(ds, name, "need_grad")
-    in_place = layout == h5d.CONTIGUOUS and not plist.get_nfilters() and dtype == native and standard
+    in_place = layout == h5d.CONTIGUOUS and not filters and dtype == native and standard
     return Entry(name, None if index is None else int(index), True if need_grad is None else bool(need_grad), ds,
                  native, shape, in_place)
 
