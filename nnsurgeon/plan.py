@@ -203,7 +203,8 @@ def _write_beside_build_check(model, build_check, output, network_format, param_
     from .model import beside as beside_module
 
     functions = sum(len(net.function) for net in model.proto.network if net.name in build_check.args[1])
-    with beside_module.beside(build_check, fork=functions >= beside_module.MIN_FUNCTIONS and _on_cpu()) as check:
+    worth = beside_module.build_worth_forking(functions, sum(p.data.nbytes for p in model.parameters.values()))
+    with beside_module.beside(build_check, fork=worth and _on_cpu()) as check:
         if not check.forked:
             check.result()
             write_nnp(model, output, network_format, param_format, force=force, inputs=inputs)

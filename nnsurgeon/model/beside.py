@@ -30,14 +30,21 @@ MIN_TEXT_BYTES = 64 << 10  # text below this parses and prints in less time than
 BYTES_PER_TEXT_BYTE = 256  # a fork's cost grows with the process's memory, most of it the parameters: forking
 # the writer of ResNet-18 (47 MB of parameters, 80 KB of text) cost more than it saved, of a 100-function chain
 # (100 KB of text) it saved 20%
-MIN_FUNCTIONS = 1000  # the build check costs about 0.7 ms a function; a fork, with the copy-on-write faults of
-# both processes afterwards, costs 0.05-0.2 s
+MIN_FUNCTIONS = 100  # the build check costs about 0.7 ms a function; a fork, with the copy-on-write faults of
+# both processes afterwards, 0.03-0.2 s: forking it saved 7% on a 100-function chain, cost 10% on ResNet-18
+BYTES_PER_FUNCTION = 64 << 10
 
 
 def text_worth_forking(text_bytes: int, parameter_bytes: int) -> bool:
     """Whether parsing or printing ``text_bytes`` of text beside ``parameter_bytes`` of parameters saves more
     than the fork costs."""
     return text_bytes >= MIN_TEXT_BYTES + parameter_bytes // BYTES_PER_TEXT_BYTE
+
+
+def build_worth_forking(functions: int, parameter_bytes: int) -> bool:
+    """Whether building ``functions`` functions with NNabla beside the writer of ``parameter_bytes`` of
+    parameters saves more than the fork costs."""
+    return functions >= MIN_FUNCTIONS + parameter_bytes // BYTES_PER_FUNCTION
 
 
 def can_fork() -> bool:
