@@ -50,6 +50,21 @@ def assert_user_error(result, *fragments):
         assert fragment in lines[0], (fragment, lines[0])
 
 
+def save_log_model(path, batch_size: int) -> str:
+    """Save y = log(x) (x: batch_size x 3; NaN for negative inputs) with NNabla's own saver; returns ``path``."""
+    import nnabla as nn
+    import nnabla.functions as F
+    from nnabla.utils.save import save
+
+    with nn.parameter_scope("", OrderedDict()):
+        x = nn.Variable((batch_size, 3))
+        y = F.log(x)
+        save(str(path), {"networks": [{"name": "Runtime", "batch_size": batch_size, "outputs": {"y": y},
+                                       "names": {"x": x}}],
+                         "executors": [{"name": "runtime", "network": "Runtime", "data": ["x"], "output": ["y"]}]})
+    return str(path)
+
+
 def nnabla_outputs(path, network, inputs=None, seed=0, batch_size=None):
     """Run ``network`` of ``path`` with plain ``NnpLoader`` (nothing of nnsurgeon), on seeded random inputs
     unless ``inputs`` are given. Returns (inputs, {output: array})."""

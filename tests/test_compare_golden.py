@@ -1,12 +1,11 @@
 """compare: golden outputs saved and loaded, per-output tolerances, median and quantile against numpy,
 --check-finite, the final PASSED/FAILED line, and the same thresholds in recipes."""
 import json
-from collections import OrderedDict
 
 import numpy as np
 import pytest
 
-from .conftest import assert_user_error, nnabla_outputs, run
+from .conftest import assert_user_error, nnabla_outputs, run, save_log_model
 
 
 @pytest.fixture()
@@ -75,17 +74,7 @@ def test_per_output_tolerances(examples, tmp_path):
 @pytest.fixture()
 def log_model(tmp_path):
     """y = log(x): NaN for negative inputs."""
-    import nnabla as nn
-    import nnabla.functions as F
-    from nnabla.utils.save import save
-
-    path = str(tmp_path / "log.nnp")
-    with nn.parameter_scope("", OrderedDict()):
-        x = nn.Variable((2, 3))
-        y = F.log(x)
-        save(path, {"networks": [{"name": "Runtime", "batch_size": 2, "outputs": {"y": y}, "names": {"x": x}}],
-                    "executors": [{"name": "e", "network": "Runtime", "data": ["x"], "output": ["y"]}]})
-    return path
+    return save_log_model(tmp_path / "log.nnp", batch_size=2)
 
 
 def test_check_finite(log_model):

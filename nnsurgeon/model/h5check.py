@@ -39,7 +39,8 @@ class Entry:
     dataset: object  # h5py.h5d.DatasetID, open while the image is
     dtype: np.dtype  # native byte order, as NNabla wants it
     shape: tuple
-    in_place: bool  # contiguous, unfiltered, stored in native byte order: the file's bytes are the array's
+    in_place: bool  # contiguous, unfiltered, native byte order, the dtype's standard HDF5 type: the file's
+    # bytes are the array's
 
     def read(self, image: Optional[memoryview] = None) -> np.ndarray:
         """The dataset's array (a copy); contiguous data is copied straight out of the file ``image`` when

@@ -5,6 +5,7 @@ global config) as one ``nnabla_pb2.NNablaProtoBuf`` with its ``parameter`` field
 numpy arrays in file order, the zip layout (which member held what, in which format) and every other member
 byte for byte. Saving writes the same layout back, so a load/save round trip loses nothing.
 """
+import os
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
@@ -12,6 +13,13 @@ from typing import Dict, List, Optional
 import numpy as np
 
 DEFINITION_FORMATS = {".nntxt": "nntxt", ".prototxt": "nntxt", ".protobuf": "protobuf"}
+
+
+def is_text_definition(name: Optional[str]) -> bool:
+    """Whether the member ``name`` holds a definition in protobuf's text format (.nntxt, .prototxt)."""
+    return name is not None and DEFINITION_FORMATS.get(os.path.splitext(name)[1].lower()) == "nntxt"
+
+
 PARAMETER_FORMATS = {".h5": "h5", ".protobuf": "protobuf", ".nntxt": "nntxt", ".prototxt": "nntxt"}
 
 

@@ -17,7 +17,7 @@ from .._nnabla import nnabla_quiet
 from ..errors import ModelError
 from ..interrupt import check_interrupted
 from .beside import beside, computed, text_worth_forking
-from .nnp import DEFINITION_FORMATS, Layout, NnpModel, Parameter
+from .nnp import DEFINITION_FORMATS, Layout, NnpModel, Parameter, is_text_definition
 from .safezip import inflate_limit, open_zip, read_member
 
 _DEFINITION_FIELDS = ("network", "executor", "optimizer", "monitor", "dataset")
@@ -65,7 +65,7 @@ def _parse_members(path, members, budget: int) -> NnpModel:
     with ExitStack() as jobs:
         # a large text definition is parsed in a child process while this one reads the .h5 (module beside);
         # one of each at most (a valid file has one definition and one parameter member)
-        text = next(((n, d) for n, d in members if _is_text(n)), None)
+        text = next(((n, d) for n, d in members if is_text_definition(n)), None)
         h5 = next(((n, d) for n, d in members if _is_h5(n)), None)
         texts, early = {}, {}
         if text is not None and h5 is not None and text_worth_forking(len(text[1]), len(h5[1])):
@@ -115,10 +115,6 @@ def _from_job(job):
         return None
 
 
-def _is_text(name: str) -> bool:
-    return DEFINITION_FORMATS.get(os.path.splitext(name)[1].lower()) == "nntxt"
-
-
 def _parse_text_serialised(path, name, data) -> bytes:
     """The text definition member parsed (as :func:`_parse_proto`), returned in binary encoding: the form
     a child process sends back cheaply."""
@@ -162,7 +158,14 @@ def model_from_proto(message, source: str) -> NnpModel:
     return NnpModel(message, params, layout, {}, nnp_version() + "\n", source)
 
 
-def _parse_proto(path, name, data, ext):
+class DefinitionError(ValueError):
+    """A definition member's bytes do not parse (the parser's message)."""
+
+
+def parse_definition(data: bytes, ext: str):
+    """The ``NNablaProtoBuf`` in a definition member's bytes (``ext``: .nntxt/.prototxt text, .protobuf binary):
+    the one parse of a definition, for the reader and for the writer's check of what it wrote. Raise
+    :class:`DefinitionError`."""
     from google.protobuf import text_format
     from google.protobuf.message import DecodeError
     from nnabla.utils import nnabla_pb2
@@ -182,8 +185,15 @@ def _parse_proto(path, name, data, ext):
             if used is not None and used != len(data):
                 raise DecodeError(f"only {used} of {len(data)} bytes parse")
     except (text_format.ParseError, DecodeError, UnicodeDecodeError) as e:
-        raise ModelError(f"{path}: member '{name}' is not a valid NNabla {ext} file ({e}); re-export the model") from None
+        raise DefinitionError(str(e)) from None
     return message
+
+
+def _parse_proto(path, name, data, ext):
+    try:
+        return parse_definition(data, ext)
+    except DefinitionError as e:
+        raise ModelError(f"{path}: member '{name}' is not a valid NNabla {ext} file ({e}); re-export the model") from None
 
 
 def _read_h5_parameters(path, name, data, budget: int) -> "OrderedDict[str, Parameter]":

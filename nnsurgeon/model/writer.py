@@ -4,7 +4,6 @@ The zip is written to a temporary file beside the target, read back and checked,
 target: the output appears whole or not at all, and the input is never touched.
 """
 import os
-import warnings
 import zipfile
 from collections import OrderedDict
 from typing import Callable, Dict, Optional, Sequence
@@ -12,7 +11,8 @@ from typing import Callable, Dict, Optional, Sequence
 import numpy as np
 
 from ..errors import ModelError, OutputError
-from .nnp import NnpModel
+from .nnp import NnpModel, is_text_definition
+from .reader import DefinitionError, parse_definition
 
 _EXT = {"nntxt": ".nntxt", "protobuf": ".protobuf", "h5": ".h5"}
 
@@ -72,12 +72,6 @@ def check_output_path(path: str, source: str = "", force: bool = False) -> None:
     check_output(path, inputs=[source], force=force, extensions=(".nnp",))
 
 
-def _render_members(model: NnpModel, network_format, param_format) -> "OrderedDict[str, bytes]":
-    """Every member's bytes, in order (no check)."""
-    order, roles = _member_plan(model, network_format, param_format)
-    return OrderedDict((name, _member_bytes(model, name, roles)) for name in order)
-
-
 def _render_checked(model: NnpModel, network_format, param_format, path: str) -> "OrderedDict[str, bytes]":
     """Every member's bytes, in order, each parsed back as the reader parses it and compared with the model
     (:func:`_check_parsed`): bytes that read back wrong are never written. A large text definition is printed
@@ -86,7 +80,7 @@ def _render_checked(model: NnpModel, network_format, param_format, path: str) ->
     from .beside import beside, computed, text_worth_forking
 
     order, roles = _member_plan(model, network_format, param_format)
-    text = roles["definition"] if _is_text(roles["definition"]) else None
+    text = roles["definition"] if is_text_definition(roles["definition"]) else None
     # the text is about three times the binary encoding's size
     large = text is not None and roles["parameters"] != text and text_worth_forking(
         model.proto.ByteSize() * 3, sum(p.data.nbytes for p in model.parameters.values()))
@@ -123,12 +117,6 @@ def _text_parsed_back(model: NnpModel, name: str, roles) -> tuple:
     """(bytes, parse result) of the text definition member ``name`` (run beside the parameters' work)."""
     data = _member_bytes(model, name, roles)
     return data, _parse_member(name, data, model)
-
-
-def _is_text(name: Optional[str]) -> bool:
-    from .nnp import DEFINITION_FORMATS
-
-    return name is not None and DEFINITION_FORMATS.get(os.path.splitext(name)[1].lower()) == "nntxt"
 
 
 def _member_bytes(model: NnpModel, name: str, roles) -> bytes:
@@ -329,10 +317,6 @@ def _parse_member(name: str, data: bytes, model: NnpModel):
     model holds it (shape, dtype, bits, need_grad) or None) of one rendered member, parsed once as the reader
     parses it. An .h5 member is checked in place (its datasets' bytes compared where they lie in the image,
     nothing copied)."""
-    from google.protobuf import text_format
-    from google.protobuf.message import DecodeError
-    from nnabla.utils import nnabla_pb2
-
     from .nnp import DEFINITION_FORMATS
 
     networks, names, mismatch = [], [], None
@@ -345,18 +329,10 @@ def _parse_member(name: str, data: bytes, model: NnpModel):
         return networks, stored, differs
     if ext not in DEFINITION_FORMATS or os.path.basename(name) == "nnp_version.txt":
         return networks, names, mismatch
-    message = nnabla_pb2.NNablaProtoBuf()
     try:
-        with warnings.catch_warnings(record=True) as caught:  # protobuf warns, then stops early
-            warnings.simplefilter("always")
-            if DEFINITION_FORMATS[ext] == "nntxt":
-                text_format.Merge(data.decode("utf-8"), message)
-            else:
-                message.ParseFromString(data)
-    except (text_format.ParseError, DecodeError, UnicodeDecodeError) as e:
+        message = parse_definition(data, ext)
+    except DefinitionError as e:
         raise ModelError(f"member '{name}' does not parse ({e})") from None
-    if caught:
-        raise ModelError(f"member '{name}' does not parse ({caught[0].message})")
     for p in message.parameter:
         names.append(p.variable_name)
         expected = model.parameters.get(p.variable_name)
